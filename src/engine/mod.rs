@@ -1,0 +1,140 @@
+//! Engine: worker threads that issue a plan's arrivals at their intended times.
+//!
+//! `start` prepares every request, spawns one worker per thread (each with its own runtime,
+//! connections and recording), waits until all have opened their connections, and fixes the
+//! run's start instant a moment later. From then on workers hand their recordings to whoever
+//! holds the receiving end of the handover channel (the recorder). The engine knows nothing of
+//! summaries or output.
+
+mod exchange;
+mod pool;
+mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use exchange::{Prepared, Reply, send};
+pub use pool::connect;
+pub use worker::Handover;
+
+use crate::plan::Plan;
+use crate::record::{ErrorKind, Layout};
+
+/// Engine is a running set of workers.
+pub struct Engine {
+    workers: Vec<JoinHandle<()>>,
+    /// The instant intended times count from.
+    pub start: Instant,
+    /// Wall-clock time of `start`.
+    pub started_at: SystemTime,
+    /// Connections open before the first arrival.
+    pub connections_opened: usize,
+    /// Connections the engine tried to open before the first arrival.
+    pub connections_wanted: usize,
+    /// The first failure opening them, if any.
+    pub preopen_error: Option<ErrorKind>,
+}
+
+/// layout is the cell layout of a plan's recordings.
+pub fn layout(plan: &Plan) -> Layout {
+    Layout::new(
+        plan.scenarios
+            .iter()
+            .map(|s| (s.requests.len(), s.stages.len()))
+            .collect(),
+    )
+}
+
+/// prepare resolves every request of every scenario against the target.
+pub fn prepare(plan: &Plan) -> Result<Vec<Vec<Prepared>>, String> {
+    plan.scenarios
+        .iter()
+        .map(|s| {
+            s.requests
+                .iter()
+                .map(|r| Prepared::new(&plan.target, r))
+                .collect()
+        })
+        .collect()
+}
+
+/// share splits `total` over `n` workers as evenly as possible, at least 1 each.
+fn share(total: usize, n: usize, i: usize) -> usize {
+    (total / n + usize::from(i < total % n)).max(1)
+}
+
+/// start spawns the workers, waits for their connections, and starts the schedule.
+pub fn start(
+    plan: Arc<Plan>,
+    addr: SocketAddr,
+    stop: watch::Receiver<Option<Instant>>,
+    handover: mpsc::UnboundedSender<Handover>,
+) -> Result<Engine, String> {
+    let layout = Arc::new(layout(&plan));
+    let prepared = Arc::new(prepare(&plan)?);
+    let n = plan.threads.max(1);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let mut starts = Vec::new();
+    let mut workers = Vec::new();
+    for i in 0..n {
+        let (start_tx, start_rx) = oneshot::channel();
+        starts.push(start_tx);
+        let setup = worker::Setup {
+            index: i,
+            count: n,
+            plan: plan.clone(),
+            layout: layout.clone(),
+            addr,
+            connections: share(plan.limits.connections, n, i),
+            max_in_flight: share(plan.limits.max_in_flight, n, i),
+            prepared: prepared.clone(),
+            ready: ready_tx.clone(),
+            start: start_rx,
+            stop: stop.clone(),
+            handover: handover.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("metronome-worker-{i}"))
+            .spawn(move || worker::run(setup))
+            .map_err(|e| format!("could not start worker thread {i}: {e}"))?;
+        workers.push(handle);
+    }
+    drop(ready_tx);
+    let (mut opened, mut wanted, mut preopen_error) = (0, 0, None);
+    for _ in 0..n {
+        let r = ready_rx
+            .recv()
+            .map_err(|_| "a worker thread stopped before the run started".to_string())?;
+        opened += r.opened;
+        wanted += r.wanted;
+        preopen_error = preopen_error.or(r.error);
+    }
+    // A short lead lets every worker be asleep before the first arrival is due.
+    let lead = Duration::from_millis(20);
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let start = now + lead;
+    for s in starts {
+        let _ = s.send(start);
+    }
+    Ok(Engine {
+        workers,
+        start,
+        started_at: wall + lead,
+        connections_opened: opened,
+        connections_wanted: wanted,
+        preopen_error,
+    })
+}
+
+impl Engine {
+    /// join waits for every worker thread to end.
+    pub fn join(self) {
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Worker: one thread's share of the schedule, paced, issued and recorded.
+//!
+//! Each worker runs a current-thread runtime with its own connection pool and its own
+//! `Recording`, so nothing on the hot path is shared across threads. It takes every n-th arrival
+//! of each scenario (n = number of workers), sleeps until each one's intended time, and issues it
+//! without waiting for any earlier response. Once a second it hands its recording to the
+//! recorder and starts a fresh one.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+use super::exchange::{self, Prepared};
+use super::pool::Pool;
+use crate::plan::Plan;
+use crate::record::{ErrorKind, Layout, Outcome, Recording};
+use crate::schedule::Arrival;
+
+/// Ready is a worker's report that its connections are open and it waits for the start.
+#[derive(Debug)]
+pub struct Ready {
+    /// Connections opened before the start.
+    pub opened: usize,
+    /// Connections it tried to open.
+    pub wanted: usize,
+    /// The first failure while opening them.
+    pub error: Option<ErrorKind>,
+}
+
+/// Handover is one interval of a worker's recording, sent to the recorder.
+#[derive(Debug)]
+pub struct Handover {
+    /// Which worker sent it.
+    pub worker: usize,
+    /// What the worker recorded since its previous handover.
+    pub recording: Recording,
+    /// Arrivals issued and not yet ended, at the moment of the handover.
+    pub in_flight: u64,
+    /// True for the worker's final handover: it has drained and stopped.
+    pub last: bool,
+}
+
+/// Setup is everything a worker thread is given.
+pub struct Setup {
+    /// This worker's shard index.
+    pub index: usize,
+    /// Number of workers: this one takes arrivals whose index ≡ `index` (mod `count`).
+    pub count: usize,
+    /// The plan being run.
+    pub plan: Arc<Plan>,
+    /// Cell layout of recordings.
+    pub layout: Arc<Layout>,
+    /// Resolved target address.
+    pub addr: SocketAddr,
+    /// This worker's share of the connection limit.
+    pub connections: usize,
+    /// This worker's share of the in-flight bound.
+    pub max_in_flight: usize,
+    /// Requests of each scenario's mix, ready to send.
+    pub prepared: Arc<Vec<Vec<Prepared>>>,
+    /// Where to say it is ready.
+    pub ready: std::sync::mpsc::Sender<Ready>,
+    /// The run's start instant, sent once every worker is ready.
+    pub start: oneshot::Receiver<Instant>,
+    /// Becomes Some(instant) when the run must stop issuing.
+    pub stop: watch::Receiver<Option<Instant>>,
+    /// Where recordings go.
+    pub handover: mpsc::UnboundedSender<Handover>,
+}
+
+/// State shared by a worker's tasks (all on one thread).
+struct Shared {
+    pool: Pool,
+    recording: RefCell<Recording>,
+    in_flight: Cell<usize>,
+    max_in_flight: usize,
+    /// Notified whenever in_flight falls to zero.
+    drained: Notify,
+    /// Set when the drain ends: arrivals still waiting for a connection give up as dropped.
+    abandon: watch::Sender<bool>,
+    prepared: Arc<Vec<Vec<Prepared>>>,
+    timeout: Duration,
+}
+
+/// run is a worker thread's body.
+pub fn run(setup: Setup) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime can be built");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, work(setup));
+}
+
+async fn work(mut setup: Setup) {
+    let limits = &setup.plan.limits;
+    let shared = Rc::new(Shared {
+        pool: Pool::new(
+            setup.addr,
+            setup.connections,
+            limits.connect_rate,
+            limits.timeout,
+        ),
+        recording: RefCell::new(Recording::new(setup.layout.clone())),
+        in_flight: Cell::new(0),
+        max_in_flight: setup.max_in_flight,
+        drained: Notify::new(),
+        abandon: watch::Sender::new(false),
+        prepared: setup.prepared.clone(),
+        timeout: limits.timeout,
+    });
+    let (opened, error) = shared.pool.preopen(setup.connections).await;
+    let ready = Ready {
+        opened,
+        wanted: setup.connections,
+        error,
+    };
+    if setup.ready.send(ready).is_err() {
+        return;
+    }
+    let Ok(start) = (&mut setup.start).await else {
+        return; // The run was called off before it started.
+    };
+    let ticker = tokio::task::spawn_local(hand_over_every_second(
+        shared.clone(),
+        setup.index,
+        setup.handover.clone(),
+    ));
+    pace(&setup, &shared, start).await;
+    drain(&shared).await;
+    ticker.abort();
+    hand_over(&shared, setup.index, &setup.handover, true);
+}
+
+/// pace issues this worker's arrivals at their intended times until the schedule ends or the
+/// run is stopped.
+async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
+    let plan = &setup.plan;
+    let mut stop = setup.stop.clone();
+    let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
+        .map(|(k, s)| s.schedule(plan.seed, k as u64))
+        .collect();
+    let (index, count) = (setup.index as u64, setup.count as u64);
+    let mut streams: Vec<_> = schedules
+        .iter()
+        .map(|s| s.arrivals().filter(move |a| a.index % count == index))
+        .collect();
+    let mut heads: Vec<Option<Arrival>> = streams.iter_mut().map(|s| s.next()).collect();
+    let mut due_in_a_row = 0u32;
+    loop {
+        let next = (heads.iter().enumerate())
+            .filter_map(|(k, a)| a.map(|a| (k, a)))
+            .min_by_key(|(_, a)| a.offset);
+        let Some((scenario, arrival)) = next else {
+            break;
+        };
+        heads[scenario] = streams[scenario].next();
+        let intended = start + arrival.offset;
+        if Instant::now() < intended {
+            due_in_a_row = 0;
+            tokio::select! {
+                biased;
+                _ = stopped(&mut stop) => break,
+                _ = tokio::time::sleep_until(intended.into()) => {}
+            }
+        } else {
+            // Behind schedule: release what is due, but let issued requests run now and then.
+            due_in_a_row += 1;
+            if due_in_a_row.is_multiple_of(64) {
+                tokio::task::yield_now().await;
+            }
+        }
+        if stop.borrow().is_some() {
+            break;
+        }
+        dispatch(shared, plan, scenario, arrival, intended, Instant::now());
+    }
+}
+
+/// stopped completes when the run is asked to stop.
+async fn stopped(stop: &mut watch::Receiver<Option<Instant>>) {
+    if stop.wait_for(|s| s.is_some()).await.is_err() {
+        // The run dropped its stop switch: nobody can stop us any more.
+        std::future::pending::<()>().await;
+    }
+}
+
+/// dispatch issues one arrival, or drops it when the in-flight bound is reached.
+fn dispatch(
+    shared: &Rc<Shared>,
+    plan: &Plan,
+    scenario: usize,
+    a: Arrival,
+    intended: Instant,
+    now: Instant,
+) {
+    let lag = now.saturating_duration_since(intended);
+    let full = shared.in_flight.get() >= shared.max_in_flight;
+    shared
+        .recording
+        .borrow_mut()
+        .dispatched(scenario, a.stage, lag, full);
+    if full {
+        return;
+    }
+    let request = plan.scenarios[scenario].pick(plan.seed, scenario as u64, a.index);
+    shared.in_flight.set(shared.in_flight.get() + 1);
+    tokio::task::spawn_local(issue(
+        shared.clone(),
+        scenario,
+        request,
+        a.stage,
+        intended,
+        now,
+    ));
+}
+
+/// issue takes one arrival from dispatch to its outcome.
+async fn issue(
+    shared: Rc<Shared>,
+    scenario: usize,
+    request: usize,
+    stage: usize,
+    intended: Instant,
+    dispatched: Instant,
+) {
+    let mut abandon = shared.abandon.subscribe();
+    let lease = tokio::select! {
+        biased;
+        lease = shared.pool.lease() => Some(lease),
+        _ = abandon.wait_for(|&a| a) => None,
+    };
+    match lease {
+        None => shared.recording.borrow_mut().abandoned(scenario, stage),
+        Some(mut lease) => {
+            let leased = Instant::now();
+            let mut outcome = Outcome {
+                scenario,
+                request,
+                stage,
+                latency: Duration::ZERO,
+                queue_wait: leased - dispatched,
+                connect: None,
+                service_time: Duration::ZERO,
+                result: Ok(0),
+            };
+            let sender = match lease.sender.take() {
+                Some(s) => Ok(s),
+                None => match shared.pool.open().await {
+                    Ok((s, took)) => {
+                        outcome.connect = Some(took);
+                        Ok(s)
+                    }
+                    Err((kind, took)) => {
+                        outcome.connect = Some(took);
+                        Err(kind)
+                    }
+                },
+            };
+            match sender {
+                Err(kind) => {
+                    outcome.result = Err(kind);
+                    outcome.latency = Instant::now() - intended;
+                }
+                Ok(mut sender) => {
+                    let sent = Instant::now();
+                    let request = shared.prepared[scenario][request].request();
+                    let reply =
+                        tokio::time::timeout(shared.timeout, exchange::send(&mut sender, request))
+                            .await;
+                    let done = Instant::now();
+                    outcome.result = match reply {
+                        Ok(reply) => {
+                            if reply.reusable {
+                                shared.pool.give_back(sender);
+                            }
+                            reply.result
+                        }
+                        Err(_) => Err(ErrorKind::RequestTimeout),
+                    };
+                    outcome.service_time = done - sent;
+                    outcome.latency = done - intended;
+                }
+            }
+            drop(lease);
+            shared.recording.borrow_mut().outcome(&outcome);
+        }
+    }
+    let left = shared.in_flight.get() - 1;
+    shared.in_flight.set(left);
+    if left == 0 {
+        shared.drained.notify_one();
+    }
+}
+
+/// drain waits for issued arrivals to end: up to the timeout for those still waiting for a
+/// connection (then they are dropped: the run ended first), and for sent requests until their
+/// own timeout.
+async fn drain(shared: &Shared) {
+    let deadline = tokio::time::Instant::now() + shared.timeout;
+    while shared.in_flight.get() > 0 {
+        tokio::select! {
+            _ = shared.drained.notified() => {}
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    shared.abandon.send_replace(true);
+    while shared.in_flight.get() > 0 {
+        shared.drained.notified().await;
+    }
+}
+
+async fn hand_over_every_second(
+    shared: Rc<Shared>,
+    worker: usize,
+    tx: mpsc::UnboundedSender<Handover>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        hand_over(&shared, worker, &tx, false);
+    }
+}
+
+fn hand_over(shared: &Shared, worker: usize, tx: &mpsc::UnboundedSender<Handover>, last: bool) {
+    let fresh = Recording::new(shared.recording.borrow().layout().clone());
+    let recording = std::mem::replace(&mut *shared.recording.borrow_mut(), fresh);
+    let _ = tx.send(Handover {
+        worker,
+        recording,
+        in_flight: shared.in_flight.get() as u64,
+        last,
+    });
+}

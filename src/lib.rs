@@ -1,0 +1,27 @@
+//! metronome: an open-model HTTP load generator.
+//!
+//! Requests leave on a fixed arrival schedule that never waits for responses, and every latency
+//! counts from the moment its request should have been sent. Data flows one way through the
+//! modules:
+//!
+//! - [`plan`]: a validated description of a run (target, scenarios, stages, limits).
+//! - [`schedule`]: intended times, a pure function of stages, arrival process and seed
+//!   ([`draw`] makes the seeded draws).
+//! - [`engine`]: worker threads that pace arrivals, own connections, and issue requests.
+//! - [`record`]: the histograms and counters workers fill; [`recorder`] merges their handovers.
+//! - [`summary`]: results and verdicts, built once; [`report`] writes them (terminal, JSON).
+//! - [`run`]: one run from preflight to summary; [`cli`]: the command line.
+//! - [`demo`]: the built-in demo target (the plant backend API).
+
+pub mod cli;
+pub mod demo;
+pub mod draw;
+pub mod engine;
+pub mod plan;
+pub mod record;
+pub mod recorder;
+pub mod report;
+pub mod run;
+pub mod schedule;
+pub mod summary;
+pub mod units;

@@ -1,0 +1,225 @@
+//! Plan: a validated, typed description of a run.
+//!
+//! Whatever produced it (quick-mode flags now, a TOML file later), a `Plan` is trusted by the
+//! engine: rates are finite and not negative, weights are not all zero, the target is a URL the
+//! engine can reach. Parsing and its error messages belong to the code that builds a plan;
+//! this module holds the result and the few pure questions asked of it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::http::{HeaderMap, Method, Uri};
+
+use crate::draw::{self, Stream};
+use crate::schedule::{ArrivalProcess, Schedule, Stage};
+
+/// Plan is everything a run needs to know before it starts.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Shown in output: the plan file's name, or "quick" for a quick-mode run.
+    pub name: String,
+    /// Where requests go.
+    pub target: Target,
+    /// Request mixes with their own stages, run at the same time.
+    pub scenarios: Vec<Scenario>,
+    /// Connection and in-flight bounds, timeout.
+    pub limits: Limits,
+    /// Seed of every draw (Poisson gaps, request mix, template values).
+    pub seed: u64,
+    /// Worker threads; arrivals are sharded across them by index.
+    pub threads: usize,
+    /// Whether one request is sent before the schedule starts to check the target answers.
+    pub preflight: bool,
+}
+
+/// Target is the base URL requests are sent to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Host name or address, as written in the URL (without brackets for IPv6).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// `host:port` as it goes in the Host header.
+    pub authority: String,
+    /// Path prefix every request path is appended to ("" for none).
+    pub base_path: String,
+    /// Headers sent with every request.
+    pub headers: HeaderMap,
+}
+
+impl Target {
+    /// parse reads a base URL such as `http://127.0.0.1:8001` or `http://svc/api`; it returns
+    /// the target and the URL's own path and query (for quick mode, the request path).
+    pub fn parse(url: &str) -> Result<(Target, String), String> {
+        let uri: Uri = url.parse().map_err(|e| {
+            format!("`{url}` is not a URL ({e}); write it like http://127.0.0.1:8001/health")
+        })?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "`{url}`: https is not supported yet; use an http:// URL"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "`{url}` has no http:// scheme; write it like http://127.0.0.1:8001/health"
+                ));
+            }
+        }
+        let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| {
+            format!("`{url}` has no host; write it like http://127.0.0.1:8001/health")
+        })?;
+        let port = uri.port_u16().unwrap_or(80);
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let path_and_query = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let target = Target {
+            host,
+            port,
+            authority,
+            base_path: String::new(),
+            headers: HeaderMap::new(),
+        };
+        Ok((target, path_and_query))
+    }
+
+    /// url renders the base URL for output.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.authority, self.base_path)
+    }
+}
+
+/// Limits bound what the engine may hold open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Most connections open at once (over all threads).
+    pub connections: usize,
+    /// Most arrivals in flight at once (queued or sent); arrivals beyond are dropped.
+    pub max_in_flight: usize,
+    /// How long a request may take from being sent until its response is complete; also the
+    /// bound on opening a connection and on the drain after the schedule ends.
+    pub timeout: Duration,
+    /// New connections opened per second at most, so a spike does not become a connection storm.
+    pub connect_rate: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: 100,
+            max_in_flight: 10_000,
+            timeout: Duration::from_secs(30),
+            connect_rate: 1_000,
+        }
+    }
+}
+
+/// Scenario is a request mix with its own stages.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Shown in output and used as the key of its results.
+    pub name: String,
+    /// The pieces of its schedule, in order.
+    pub stages: Vec<Stage>,
+    /// How arrivals are spaced.
+    pub arrivals: ArrivalProcess,
+    /// The mix; at least one request, weights not all zero.
+    pub requests: Vec<RequestSpec>,
+}
+
+impl Scenario {
+    /// schedule builds this scenario's schedule; `lane` separates its draws from other scenarios'.
+    pub fn schedule(&self, seed: u64, lane: u64) -> Schedule {
+        Schedule::new(self.stages.clone(), self.arrivals, seed, lane)
+    }
+
+    /// pick chooses which request of the mix arrival `index` becomes, by weight.
+    pub fn pick(&self, seed: u64, lane: u64, index: u64) -> usize {
+        if self.requests.len() == 1 {
+            return 0;
+        }
+        let total: u64 = self.requests.iter().map(|r| u64::from(r.weight)).sum();
+        let mut x = (draw::unit(seed, Stream::Mix, lane, index) * total as f64) as u64;
+        for (i, r) in self.requests.iter().enumerate() {
+            if x < u64::from(r.weight) {
+                return i;
+            }
+            x -= u64::from(r.weight);
+        }
+        self.requests.len() - 1
+    }
+}
+
+/// RequestSpec is one entry of a scenario's mix.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Results are keyed by (scenario, name).
+    pub name: String,
+    /// Relative share of arrivals.
+    pub weight: u32,
+    /// HTTP method.
+    pub method: Method,
+    /// Path and query, appended to the target's base path.
+    pub path: String,
+    /// Headers on top of the target's.
+    pub headers: HeaderMap,
+    /// Request body (empty for none).
+    pub body: Bytes,
+    /// SLA class whose targets judge this request.
+    pub sla_class: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, weight: u32) -> RequestSpec {
+        RequestSpec {
+            name: name.into(),
+            weight,
+            method: Method::GET,
+            path: "/".into(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            sla_class: None,
+        }
+    }
+
+    #[test]
+    fn urls_parse_or_explain() {
+        let (t, path) = Target::parse("http://127.0.0.1:8001/health?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 8001));
+        assert_eq!(t.authority, "127.0.0.1:8001");
+        assert_eq!(path, "/health?x=1");
+        let (t, path) = Target::parse("http://[::1]:9/").unwrap();
+        assert_eq!((t.host.as_str(), path.as_str()), ("::1", "/"));
+        assert_eq!(Target::parse("http://localhost").unwrap().0.port, 80);
+        for bad in ["127.0.0.1:8001", "ftp://x/", "https://x/", "http://"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_mix_follows_the_weights() {
+        let s = Scenario {
+            name: "s".into(),
+            stages: vec![],
+            arrivals: ArrivalProcess::Uniform,
+            requests: vec![spec("a", 10), spec("b", 0), spec("c", 30)],
+        };
+        let mut counts = [0u32; 3];
+        for i in 0..40_000 {
+            counts[s.pick(3, 0, i)] += 1;
+        }
+        // Expect 10,000 / 0 / 30,000; binomial sd ~87, allow 5 sd.
+        assert!((counts[0] as i64 - 10_000).abs() < 435, "{counts:?}");
+        assert_eq!(counts[1], 0);
+    }
+}

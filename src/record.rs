@@ -1,0 +1,470 @@
+//! Recording: the histograms and counters one worker fills, and the recorder merges.
+//!
+//! A `Recording` holds, per (scenario, request, stage), latency and service time of successful
+//! responses, latency of errors and error counts by kind; per (scenario, stage) the engine's own
+//! figures: dispatch lag, queue wait, connect time, scheduled and dropped arrivals. Workers each
+//! fill their own and hand it over once per interval; the recorder adds them with `merge`. This
+//! module knows no HTTP and no clock: it is given durations and outcomes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// MAX_US is the largest value a histogram holds (1 h in µs); larger values are clamped to it
+/// and counted in `Recording::clamped`.
+pub const MAX_US: u64 = 3_600_000_000;
+
+/// ErrorKind classifies why an arrival did not end in a successful response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The target refused the TCP connection.
+    ConnectRefused,
+    /// Opening the connection took longer than the timeout.
+    ConnectTimeout,
+    /// Opening the connection failed another way (unreachable, handshake failed).
+    ConnectError,
+    /// No complete response within the timeout after the request was sent.
+    RequestTimeout,
+    /// The connection was reset or closed before the response was complete.
+    ResetClosed,
+    /// The response was not valid HTTP.
+    Protocol,
+    /// The target answered 4xx.
+    Http4xx,
+    /// The target answered 5xx.
+    Http5xx,
+    /// The response head arrived but its body could not be read to the end.
+    BodyRead,
+    /// The generator ran out of something local (file descriptors, ports, memory): the
+    /// generator's failure, not the target's, so it makes the run not valid.
+    LocalResource,
+}
+
+impl ErrorKind {
+    /// ALL lists every kind in the order output shows them.
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::ConnectError,
+        ErrorKind::RequestTimeout,
+        ErrorKind::ResetClosed,
+        ErrorKind::Protocol,
+        ErrorKind::Http4xx,
+        ErrorKind::Http5xx,
+        ErrorKind::BodyRead,
+        ErrorKind::LocalResource,
+    ];
+
+    /// name is the kind's key in JSON and its label in the terminal.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::ConnectError => "connect_error",
+            ErrorKind::RequestTimeout => "request_timeout",
+            ErrorKind::ResetClosed => "reset_closed",
+            ErrorKind::Protocol => "protocol_error",
+            ErrorKind::Http4xx => "http_4xx",
+            ErrorKind::Http5xx => "http_5xx",
+            ErrorKind::BodyRead => "body_read",
+            ErrorKind::LocalResource => "local_resource",
+        }
+    }
+
+    /// answered says whether the target sent a response head (it is alive, even if unhappy).
+    pub fn answered(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Http4xx | ErrorKind::Http5xx | ErrorKind::BodyRead
+        )
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// ErrorCounts counts errors by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorCounts([u64; ErrorKind::ALL.len()]);
+
+impl ErrorCounts {
+    /// get is the count of one kind.
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.0[kind.slot()]
+    }
+
+    /// total is the count over all kinds.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// add counts one error of `kind`.
+    pub fn add(&mut self, kind: ErrorKind) {
+        self.0[kind.slot()] += 1;
+    }
+
+    /// merge adds another set of counts to this one.
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += b;
+        }
+    }
+
+    /// answered counts the errors for which the target still sent a response head.
+    pub fn answered(&self) -> u64 {
+        ErrorKind::ALL
+            .iter()
+            .filter(|k| k.answered())
+            .map(|&k| self.get(k))
+            .sum()
+    }
+}
+
+/// Hist is an HDR histogram of microseconds, 3 significant digits, clamped at `MAX_US`.
+#[derive(Debug, Clone)]
+pub struct Hist(Histogram<u64>);
+
+impl Default for Hist {
+    fn default() -> Self {
+        // Auto-resizing: a histogram costs memory for the range it has seen, not for 1 h.
+        Hist(Histogram::new(3).expect("3 significant digits is valid"))
+    }
+}
+
+impl Hist {
+    /// record adds one duration; it returns true when the value had to be clamped.
+    pub fn record(&mut self, d: Duration) -> bool {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let clamped = us > MAX_US;
+        self.0
+            .record(us.min(MAX_US))
+            .expect("auto-resizing histogram accepts values up to MAX_US");
+        clamped
+    }
+
+    /// merge adds every value of `other`.
+    pub fn merge(&mut self, other: &Hist) {
+        self.0
+            .add(&other.0)
+            .expect("auto-resizing histogram accepts any other");
+    }
+
+    /// histogram is the underlying HdrHistogram, for reading percentiles.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.0
+    }
+
+    /// count is the number of values recorded.
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+/// Layout says how many requests and stages each scenario has, to index cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// (requests, stages) per scenario.
+    scenarios: Vec<(usize, usize)>,
+    /// First cell index of each scenario.
+    cell_base: Vec<usize>,
+    /// First stage-cell index of each scenario.
+    stage_base: Vec<usize>,
+}
+
+impl Layout {
+    /// new takes (number of requests, number of stages) for each scenario.
+    pub fn new(scenarios: Vec<(usize, usize)>) -> Layout {
+        let mut cell_base = Vec::new();
+        let mut stage_base = Vec::new();
+        let (mut c, mut s) = (0, 0);
+        for &(requests, stages) in &scenarios {
+            cell_base.push(c);
+            stage_base.push(s);
+            c += requests * stages;
+            s += stages;
+        }
+        cell_base.push(c);
+        stage_base.push(s);
+        Layout {
+            scenarios,
+            cell_base,
+            stage_base,
+        }
+    }
+
+    /// cell is the index of (scenario, request, stage).
+    pub fn cell(&self, scenario: usize, request: usize, stage: usize) -> usize {
+        self.cell_base[scenario] + request * self.scenarios[scenario].1 + stage
+    }
+
+    /// stage_cell is the index of (scenario, stage).
+    pub fn stage_cell(&self, scenario: usize, stage: usize) -> usize {
+        self.stage_base[scenario] + stage
+    }
+
+    /// scenarios is the number of scenarios.
+    pub fn scenarios(&self) -> usize {
+        self.scenarios.len()
+    }
+
+    /// requests is the number of requests in a scenario's mix.
+    pub fn requests(&self, scenario: usize) -> usize {
+        self.scenarios[scenario].0
+    }
+
+    /// stages is the number of stages in a scenario.
+    pub fn stages(&self, scenario: usize) -> usize {
+        self.scenarios[scenario].1
+    }
+}
+
+/// Cell holds the outcomes of one request name in one stage of one scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    /// Latency of successful responses.
+    pub latency: Hist,
+    /// Service time of successful responses.
+    pub service_time: Hist,
+    /// Latency of errors, kept apart so SLA percentiles read successes only.
+    pub error_latency: Hist,
+    /// Errors by kind.
+    pub errors: ErrorCounts,
+    /// Response body bytes read.
+    pub bytes: u64,
+}
+
+impl Cell {
+    /// requests is the number of arrivals that ended, in success or error.
+    pub fn requests(&self) -> u64 {
+        self.latency.count() + self.errors.total()
+    }
+
+    /// merge adds another cell's outcomes.
+    pub fn merge(&mut self, other: &Cell) {
+        self.latency.merge(&other.latency);
+        self.service_time.merge(&other.service_time);
+        self.error_latency.merge(&other.error_latency);
+        self.errors.merge(&other.errors);
+        self.bytes += other.bytes;
+    }
+}
+
+/// StageCell holds the engine's own figures for one stage of one scenario.
+#[derive(Debug, Clone, Default)]
+pub struct StageCell {
+    /// How late the engine got to each arrival.
+    pub dispatch_lag: Hist,
+    /// From the engine getting to an arrival until a connection was free for it.
+    pub queue_wait: Hist,
+    /// Time to open a connection for an arrival (0 when a pooled one was reused).
+    pub connect: Hist,
+    /// Arrivals the engine got to (issued or dropped).
+    pub scheduled: u64,
+    /// Arrivals that could not be issued.
+    pub dropped: u64,
+    /// Arrivals that had to open a new connection.
+    pub new_connections: u64,
+}
+
+impl StageCell {
+    /// merge adds another stage cell's figures.
+    pub fn merge(&mut self, other: &StageCell) {
+        self.dispatch_lag.merge(&other.dispatch_lag);
+        self.queue_wait.merge(&other.queue_wait);
+        self.connect.merge(&other.connect);
+        self.scheduled += other.scheduled;
+        self.dropped += other.dropped;
+        self.new_connections += other.new_connections;
+    }
+}
+
+/// Outcome is what became of one issued arrival.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Scenario index.
+    pub scenario: usize,
+    /// Request index within the scenario's mix.
+    pub request: usize,
+    /// Stage of the arrival's intended time.
+    pub stage: usize,
+    /// Response complete (or failure) − intended time.
+    pub latency: Duration,
+    /// Waiting for a connection.
+    pub queue_wait: Duration,
+    /// Opening a connection, if one was opened.
+    pub connect: Option<Duration>,
+    /// Request sent → response complete.
+    pub service_time: Duration,
+    /// Body bytes read, or why it failed.
+    pub result: Result<u64, ErrorKind>,
+}
+
+/// Recording is one worker's (or the recorder's merged) histograms and counters.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    layout: Arc<Layout>,
+    /// One per (scenario, request, stage).
+    pub cells: Vec<Cell>,
+    /// One per (scenario, stage).
+    pub stages: Vec<StageCell>,
+    /// Values clamped to `MAX_US`.
+    pub clamped: u64,
+}
+
+impl Recording {
+    /// new makes an empty recording for a layout.
+    pub fn new(layout: Arc<Layout>) -> Recording {
+        let cells = vec![Cell::default(); *layout.cell_base.last().unwrap()];
+        let stages = vec![StageCell::default(); *layout.stage_base.last().unwrap()];
+        Recording {
+            layout,
+            cells,
+            stages,
+            clamped: 0,
+        }
+    }
+
+    /// layout is the layout cells are indexed by.
+    pub fn layout(&self) -> &Arc<Layout> {
+        &self.layout
+    }
+
+    /// cell is the cell of (scenario, request, stage).
+    pub fn cell(&self, scenario: usize, request: usize, stage: usize) -> &Cell {
+        &self.cells[self.layout.cell(scenario, request, stage)]
+    }
+
+    /// stage is the stage cell of (scenario, stage).
+    pub fn stage(&self, scenario: usize, stage: usize) -> &StageCell {
+        &self.stages[self.layout.stage_cell(scenario, stage)]
+    }
+
+    /// dispatched records that the engine got to an arrival `lag` after its intended time;
+    /// `dropped` when it could not be issued.
+    pub fn dispatched(&mut self, scenario: usize, stage: usize, lag: Duration, dropped: bool) {
+        let s = &mut self.stages[self.layout.stage_cell(scenario, stage)];
+        s.scheduled += 1;
+        s.dropped += u64::from(dropped);
+        self.clamped += u64::from(s.dispatch_lag.record(lag));
+    }
+
+    /// abandoned records an issued arrival that never got a connection before the run ended:
+    /// it becomes dropped.
+    pub fn abandoned(&mut self, scenario: usize, stage: usize) {
+        self.stages[self.layout.stage_cell(scenario, stage)].dropped += 1;
+    }
+
+    /// outcome records what became of an issued arrival.
+    pub fn outcome(&mut self, o: &Outcome) {
+        let mut clamped = 0;
+        let s = &mut self.stages[self.layout.stage_cell(o.scenario, o.stage)];
+        clamped += u64::from(s.queue_wait.record(o.queue_wait));
+        clamped += u64::from(s.connect.record(o.connect.unwrap_or_default()));
+        s.new_connections += u64::from(o.connect.is_some());
+        let c = &mut self.cells[self.layout.cell(o.scenario, o.request, o.stage)];
+        match o.result {
+            Ok(bytes) => {
+                clamped += u64::from(c.latency.record(o.latency));
+                clamped += u64::from(c.service_time.record(o.service_time));
+                c.bytes += bytes;
+            }
+            Err(kind) => {
+                clamped += u64::from(c.error_latency.record(o.latency));
+                c.errors.add(kind);
+            }
+        }
+        self.clamped += clamped;
+    }
+
+    /// merge adds another recording of the same layout.
+    pub fn merge(&mut self, other: &Recording) {
+        debug_assert_eq!(self.layout, other.layout);
+        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+            a.merge(b);
+        }
+        for (a, b) in self.stages.iter_mut().zip(&other.stages) {
+            a.merge(b);
+        }
+        self.clamped += other.clamped;
+    }
+
+    /// totals sums the per-stage engine figures and per-cell outcomes over everything.
+    pub fn totals(&self) -> (StageCell, Cell) {
+        let mut s = StageCell::default();
+        for x in &self.stages {
+            s.merge(x);
+        }
+        let mut c = Cell::default();
+        for x in &self.cells {
+            c.merge(x);
+        }
+        (s, c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn outcomes_land_in_their_cell_and_merge_adds() {
+        let layout = Arc::new(Layout::new(vec![(2, 3), (1, 1)]));
+        let mut a = Recording::new(layout.clone());
+        let ok = Outcome {
+            scenario: 0,
+            request: 1,
+            stage: 2,
+            latency: ms(20),
+            queue_wait: ms(5),
+            connect: None,
+            service_time: ms(15),
+            result: Ok(100),
+        };
+        a.outcome(&ok);
+        a.outcome(&Outcome {
+            scenario: 1,
+            request: 0,
+            stage: 0,
+            result: Err(ErrorKind::Http5xx),
+            connect: Some(ms(1)),
+            ..ok.clone()
+        });
+        a.dispatched(0, 2, ms(1), false);
+        let mut b = Recording::new(layout);
+        b.merge(&a);
+        b.merge(&a);
+        assert_eq!(b.cell(0, 1, 2).latency.count(), 2);
+        assert_eq!(b.cell(0, 1, 2).bytes, 200);
+        assert_eq!(b.cell(1, 0, 0).errors.get(ErrorKind::Http5xx), 2);
+        assert_eq!(b.cell(1, 0, 0).error_latency.count(), 2);
+        assert_eq!(b.stage(1, 0).new_connections, 2);
+        assert_eq!(b.stage(0, 2).scheduled, 2);
+        let (s, c) = b.totals();
+        assert_eq!(c.requests(), 4);
+        assert_eq!(s.connect.count(), 4);
+    }
+
+    #[test]
+    fn values_past_an_hour_are_clamped_and_counted() {
+        let mut r = Recording::new(Arc::new(Layout::new(vec![(1, 1)])));
+        r.dispatched(0, 0, Duration::from_secs(7200), false);
+        assert_eq!(r.clamped, 1);
+        // Read back within the histogram's 3 significant digits.
+        let max = r.stage(0, 0).dispatch_lag.histogram().max();
+        assert!(max.abs_diff(MAX_US) <= MAX_US / 1000, "{max}");
+    }
+
+    #[test]
+    fn zero_is_a_recordable_value() {
+        let mut h = Hist::default();
+        h.record(Duration::ZERO);
+        assert_eq!(h.count(), 1);
+        assert_eq!(h.histogram().value_at_quantile(0.5), 0);
+    }
+}

@@ -1,0 +1,149 @@
+//! Recorder: merges the workers' handovers into the run's totals and per-second history.
+//!
+//! It is fed `Handover`s and ticks; it owns the merged `Recording` and one `Interval` of counts
+//! per second, from which the progress line, the target-responsiveness check and (later) the
+//! time-series reports are made. It knows nothing of HTTP, threads or output formats.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::Handover;
+use crate::record::{Layout, Recording};
+
+/// Interval is what happened in one second of the run (as the recorder received it).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Interval {
+    /// End of the interval, in seconds from the start.
+    pub end_s: f64,
+    /// Arrivals the engine got to.
+    pub scheduled: u64,
+    /// Arrivals dropped.
+    pub dropped: u64,
+    /// Successful responses.
+    pub successes: u64,
+    /// Errors of any kind.
+    pub errors: u64,
+    /// Arrivals for which the target sent a response (successes and HTTP errors).
+    pub answered: u64,
+    /// Arrivals in flight at the end of the interval (sum over workers' last reports).
+    pub in_flight: u64,
+}
+
+/// Recorder holds the run's merged results.
+pub struct Recorder {
+    /// Everything recorded so far.
+    pub totals: Recording,
+    /// One entry per closed interval.
+    pub intervals: Vec<Interval>,
+    current: Interval,
+    in_flight: Vec<u64>,
+    done: Vec<bool>,
+}
+
+/// UNRESPONSIVE_AFTER is how long the target may go without answering, while arrivals keep
+/// being issued, before the run says it stopped answering.
+pub const UNRESPONSIVE_AFTER: Duration = Duration::from_secs(5);
+
+/// UNRESPONSIVE_MIN_ARRIVALS is how many arrivals must go unanswered in that stretch, so a
+/// slow endpoint at a low rate is not mistaken for a dead one.
+pub const UNRESPONSIVE_MIN_ARRIVALS: u64 = 5;
+
+impl Recorder {
+    /// new makes a recorder for `workers` workers.
+    pub fn new(layout: Arc<Layout>, workers: usize) -> Recorder {
+        Recorder {
+            totals: Recording::new(layout),
+            intervals: Vec::new(),
+            current: Interval::default(),
+            in_flight: vec![0; workers],
+            done: vec![false; workers],
+        }
+    }
+
+    /// absorb merges one handover.
+    pub fn absorb(&mut self, h: Handover) {
+        let (stages, cells) = h.recording.totals();
+        let c = &mut self.current;
+        c.scheduled += stages.scheduled;
+        c.dropped += stages.dropped;
+        c.successes += cells.latency.count();
+        c.errors += cells.errors.total();
+        c.answered += cells.latency.count() + cells.errors.answered();
+        self.in_flight[h.worker] = h.in_flight;
+        self.done[h.worker] |= h.last;
+        self.totals.merge(&h.recording);
+    }
+
+    /// close_interval ends the current second at `elapsed` and returns it.
+    pub fn close_interval(&mut self, elapsed: Duration) -> &Interval {
+        let mut closed = std::mem::take(&mut self.current);
+        closed.end_s = elapsed.as_secs_f64();
+        closed.in_flight = self.in_flight.iter().sum();
+        self.intervals.push(closed);
+        self.intervals.last().unwrap()
+    }
+
+    /// finish closes the last (partial) interval if anything happened in it.
+    pub fn finish(&mut self, elapsed: Duration) {
+        if self.current != Interval::default() {
+            self.close_interval(elapsed);
+        }
+    }
+
+    /// in_flight is the sum of the workers' last in-flight reports.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.iter().sum()
+    }
+
+    /// all_done says whether every worker sent its final handover.
+    pub fn all_done(&self) -> bool {
+        self.done.iter().all(|&d| d)
+    }
+
+    /// longest_silence is the longest stretch after the target first answered in which it
+    /// answered nothing though at least `UNRESPONSIVE_MIN_ARRIVALS` arrivals were issued, with
+    /// the number of arrivals issued in it. None when the target never answered.
+    pub fn longest_silence(&self) -> Option<(Duration, u64)> {
+        let first = self.intervals.iter().position(|i| i.answered > 0)?;
+        let mut best = (Duration::ZERO, 0);
+        let mut start_s = self.intervals[first].end_s;
+        let mut issued = 0;
+        for i in &self.intervals[first + 1..] {
+            if i.answered > 0 {
+                start_s = i.end_s;
+                issued = 0;
+                continue;
+            }
+            issued += i.scheduled - i.dropped;
+            let span = Duration::from_secs_f64(i.end_s - start_s);
+            if issued >= UNRESPONSIVE_MIN_ARRIVALS && span > best.0 {
+                best = (span, issued);
+            }
+        }
+        Some(best)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(r: &mut Recorder, s: f64, scheduled: u64, answered: u64) {
+        r.current.scheduled = scheduled;
+        r.current.answered = answered;
+        r.close_interval(Duration::from_secs_f64(s));
+    }
+
+    #[test]
+    fn silence_is_measured_from_the_last_answer() {
+        let mut r = Recorder::new(Arc::new(Layout::new(vec![(1, 1)])), 1);
+        assert_eq!(r.longest_silence(), None);
+        tick(&mut r, 1.0, 0, 0);
+        tick(&mut r, 2.0, 10, 10);
+        for s in 3..=9 {
+            tick(&mut r, s as f64, 10, 0);
+        }
+        tick(&mut r, 10.0, 10, 5);
+        assert_eq!(r.longest_silence(), Some((Duration::from_secs(7), 70)));
+    }
+}

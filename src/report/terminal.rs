@@ -1,0 +1,200 @@
+//! Terminal summary: the finished run as a person reads it.
+
+use std::fmt::Write;
+
+use crate::summary::{Percentiles, Summary, Verdict};
+use crate::units::format_us;
+
+fn cell(v: Option<u64>) -> String {
+    v.map(format_us).unwrap_or_else(|| "-".into())
+}
+
+fn row(out: &mut String, label: &str, p: &Percentiles) {
+    let mean = p
+        .mean
+        .map(|m| format_us(m.round() as u64))
+        .unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        out,
+        "  {label:<14}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}",
+        cell(p.p50),
+        cell(p.p90),
+        cell(p.p95),
+        cell(p.p99),
+        cell(p.p99_9),
+        cell(p.max),
+        mean,
+        p.count
+    );
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Passed => "PASS",
+        Verdict::Warned => "WARN",
+        Verdict::Failed => "FAIL",
+    }
+}
+
+/// render turns a summary into the text printed at the end of a run.
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "metronome {} · plan {} · {} · seed {} · {} thread{} · {} connections",
+        s.metronome_version,
+        s.plan,
+        s.target,
+        s.seed,
+        s.threads,
+        if s.threads == 1 { "" } else { "s" },
+        s.connections
+    );
+    let _ = writeln!(
+        w,
+        "started {} · schedule {:.1} s · elapsed {:.1} s (including the drain){}",
+        s.started_at,
+        s.duration_s,
+        s.elapsed_s,
+        if s.partial {
+            " · PARTIAL: interrupted"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "  arrivals    {} scheduled · {} sent · {} dropped",
+        s.scheduled, s.requests, s.dropped
+    );
+    let _ = writeln!(
+        w,
+        "  rate        target {:.1}/s · achieved {:.1}/s · completed {:.1}/s",
+        s.target_rate, s.achieved_rate, s.completed_rate
+    );
+    let kinds: Vec<String> = s
+        .error_kinds
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        w,
+        "  responses   {} ok · {} errors{}",
+        s.successes,
+        s.errors,
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        }
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "  {:<14}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}",
+        "", "p50", "p90", "p95", "p99", "p99.9", "max", "mean", "count"
+    );
+    row(w, "latency", &s.latency_us);
+    row(w, "service time", &s.service_time_us);
+    row(w, "queue wait", &s.queue_wait_us);
+    row(w, "connect", &s.connect_us);
+    row(w, "dispatch lag", &s.dispatch_lag_us);
+    if s.errors > 0 {
+        row(w, "error latency", &s.error_latency_us);
+    }
+    let _ = writeln!(
+        w,
+        "  (latency counts from each arrival's intended time; service time from when the request was sent;\n   latency and service time are over successful responses)"
+    );
+    if s.percentiles_are_lower_bounds {
+        let _ = writeln!(
+            w,
+            "  ! {} arrivals were dropped and have no latency: every percentile above is a lower bound",
+            s.dropped
+        );
+    }
+    if s.by_name.len() > 1 {
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "  {:<28}{:>8}{:>9}{:>7}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}  svc p99",
+            "scenario/name", "count", "rate", "errors", "p50", "p90", "p95", "p99", "p99.9", "max"
+        );
+        for n in &s.by_name {
+            let l = &n.latency_us;
+            let _ = writeln!(
+                w,
+                "  {:<28}{:>8}{:>9.1}{:>7}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}  {}",
+                format!("{}/{}", n.scenario, n.name),
+                n.requests,
+                n.rate,
+                n.errors,
+                cell(l.p50),
+                cell(l.p90),
+                cell(l.p95),
+                cell(l.p99),
+                cell(l.p99_9),
+                cell(l.max),
+                cell(n.service_time_us.p99)
+            );
+        }
+    }
+    if s.by_stage.len() > 1 {
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "  {:<28}{:>10}{:>10}{:>9}{:>8}{:>9}{:>9}",
+            "scenario/stage", "target/s", "achieved", "errors", "err %", "dropped", "p99"
+        );
+        for st in &s.by_stage {
+            let _ = writeln!(
+                w,
+                "  {:<28}{:>10.1}{:>10.1}{:>9}{:>7.2}%{:>9}{:>9}",
+                format!("{}/{}", st.scenario, st.name),
+                st.target_rate,
+                st.achieved_rate,
+                st.errors,
+                st.error_rate * 100.0,
+                st.dropped,
+                cell(st.latency_us.p99)
+            );
+        }
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "  engine      {:.2}% of arrivals on time (dispatch lag ≤ {} ms) · {} dropped · {} connections opened before the start, {} arrivals opened a new one",
+        s.on_time_share * 100.0,
+        s.on_time_bound_us / 1000,
+        s.dropped,
+        s.connections_opened_before_start,
+        s.new_connections
+    );
+    if s.clamped_values > 0 {
+        let _ = writeln!(
+            w,
+            "  ! {} values over 1 h were clamped to 1 h",
+            s.clamped_values
+        );
+    }
+    let _ = writeln!(w);
+    for c in &s.criteria {
+        let _ = writeln!(w, "  {}  {}: {}", verdict_word(c.verdict), c.name, c.detail);
+    }
+    let _ = writeln!(w);
+    let failed: Vec<&str> = s
+        .criteria
+        .iter()
+        .filter(|c| c.verdict == Verdict::Failed)
+        .map(|c| c.name.as_str())
+        .collect();
+    let verdict = match s.exit_code {
+        0 => "PASSED".to_string(),
+        1 => format!("FAILED ({})", failed.join(", ")),
+        _ => format!("NOT VALID ({})", failed.join(", ")),
+    };
+    let _ = writeln!(w, "result: {verdict} · exit {}", s.exit_code);
+    out
+}

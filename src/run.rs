@@ -1,0 +1,207 @@
+//! Run: one plan from preflight to summary.
+//!
+//! `execute` checks that the outputs can be written, resolves and preflights the target, starts
+//! the engine, feeds the recorder, prints progress, stops the schedule when `shutdown` fires,
+//! and writes the outputs (marked partial when interrupted). It returns the summary; printing
+//! it and choosing the exit code is the caller's business.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::engine;
+use crate::plan::Plan;
+use crate::recorder::Recorder;
+use crate::report::{self, progress::Progress};
+use crate::summary::{self, RunFacts, Summary};
+
+/// Options are the run's outputs and how it talks to the terminal.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Where to write the JSON summary.
+    pub json: Option<PathBuf>,
+    /// No progress line.
+    pub quiet: bool,
+}
+
+/// Failure is why a run could not produce a summary.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad usage or an invalid plan; nothing was sent (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The run could not be valid: the target never answered, or the engine could not start
+    /// (exit 3).
+    #[error("{0}")]
+    NotValid(String),
+}
+
+impl Failure {
+    /// exit_code is the process exit code this failure maps to.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::NotValid(_) => 3,
+        }
+    }
+}
+
+/// PREFLIGHT_TIMEOUT bounds the preflight request, so a dead target is reported within seconds.
+pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// execute runs a plan. `shutdown` stops the schedule when it completes (Ctrl-C in the binary).
+pub fn execute(
+    plan: Plan,
+    options: &Options,
+    shutdown: impl Future<Output = ()> + 'static,
+) -> Result<Summary, Failure> {
+    if let Some(path) = &options.json {
+        report::check_writable(path).map_err(Failure::Usage)?;
+    }
+    engine::prepare(&plan).map_err(Failure::Usage)?;
+    raise_open_file_limit(&plan);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::NotValid(format!("could not start the runtime: {e}")))?;
+    let local = tokio::task::LocalSet::new();
+    let plan = Arc::new(plan);
+    let summary = local.block_on(&rt, drive(plan, options.quiet, shutdown))?;
+    if let Some(path) = &options.json {
+        report::json::write(&summary, path)
+            .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))?;
+    }
+    Ok(summary)
+}
+
+async fn drive(
+    plan: Arc<Plan>,
+    quiet: bool,
+    shutdown: impl Future<Output = ()> + 'static,
+) -> Result<Summary, Failure> {
+    let addr = resolve(&plan).await?;
+    if plan.preflight {
+        preflight(&plan, addr).await?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(None);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine = engine::start(plan.clone(), addr, stop_rx, tx).map_err(Failure::NotValid)?;
+    if let Some(kind) = engine.preopen_error {
+        eprintln!(
+            "warning: opened {} of {} connections before the start ({}); the rest open as arrivals need them",
+            engine.connections_opened,
+            engine.connections_wanted,
+            kind.name()
+        );
+    }
+    let start = engine.start;
+    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.threads.max(1));
+    let mut progress = Progress::new(&plan, quiet);
+    let mut tick = tokio::time::interval_at(
+        (start + Duration::from_secs(1)).into(),
+        Duration::from_secs(1),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = tokio::task::spawn_local(shutdown);
+    let mut interrupted_at = None;
+    loop {
+        tokio::select! {
+            h = rx.recv() => match h {
+                Some(h) => {
+                    recorder.absorb(h);
+                    if recorder.all_done() { break; }
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                recorder.close_interval(start.elapsed());
+                progress.tick(start.elapsed(), &recorder);
+            },
+            _ = &mut shutdown, if interrupted_at.is_none() => {
+                let at = Instant::now();
+                interrupted_at = Some(at.saturating_duration_since(start));
+                let _ = stop_tx.send(Some(at));
+                progress.note("stopping: no new arrivals; waiting for requests in flight (Ctrl-C again to exit at once)");
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    recorder.finish(elapsed);
+    progress.finish();
+    let facts = RunFacts {
+        started_at: engine.started_at,
+        elapsed,
+        interrupted_at,
+        connections_opened: engine.connections_opened,
+    };
+    engine.join();
+    Ok(summary::build(&plan, &recorder, &facts))
+}
+
+/// resolve finds the target's address; a name that does not resolve means the target cannot
+/// answer.
+async fn resolve(plan: &Plan) -> Result<SocketAddr, Failure> {
+    let t = &plan.target;
+    let mut addrs = tokio::net::lookup_host((t.host.as_str(), t.port))
+        .await
+        .map_err(|e| {
+            Failure::NotValid(format!(
+                "cannot resolve `{}`: {e}; check the host in the URL",
+                t.host
+            ))
+        })?;
+    addrs.next().ok_or_else(|| {
+        Failure::NotValid(format!(
+            "`{}` resolves to no address; check the host in the URL",
+            t.host
+        ))
+    })
+}
+
+/// preflight sends the plan's first request once and requires an answer (any HTTP status).
+async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
+    let url = plan.target.url();
+    let prepared = engine::prepare(plan).map_err(Failure::Usage)?;
+    let limit = plan.limits.timeout.min(PREFLIGHT_TIMEOUT);
+    let attempt = async {
+        let (mut sender, _) = engine::connect(addr, limit)
+            .await
+            .map_err(|(kind, _)| format!("could not connect to {url} ({addr}): {}", kind.name()))?;
+        let reply = engine::send(&mut sender, prepared[0][0].request()).await;
+        match reply.result {
+            Ok(_) => Ok(()),
+            Err(kind) if kind.answered() => Ok(()),
+            Err(kind) => Err(format!(
+                "{url} accepted a connection but did not answer: {}",
+                kind.name()
+            )),
+        }
+    };
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(Failure::NotValid(format!(
+            "preflight failed: {why}. Nothing was scheduled. Is the target running? (--no-preflight skips this check)"
+        ))),
+        Err(_) => Err(Failure::NotValid(format!(
+            "preflight failed: {url} did not answer within {} s. Nothing was scheduled. (--no-preflight skips this check)",
+            limit.as_secs_f64()
+        ))),
+    }
+}
+
+/// raise_open_file_limit lifts the soft limit on open files as far as the system allows, and
+/// warns when that is below what the plan may need.
+fn raise_open_file_limit(plan: &Plan) {
+    let needed = (plan.limits.connections + 64) as u64;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < needed => eprintln!(
+            "warning: the open-file limit is {limit}, below the {needed} this plan may need (connections + 64); connections past it will fail as local_resource errors"
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: could not read or raise the open-file limit: {e}"),
+    }
+}

@@ -1,0 +1,437 @@
+//! Summary: the run's results, built once from the recorder, then written by each report.
+//!
+//! It holds figures, verdicts and the exit code; it does not print or write anything. Its
+//! serde form is the stable JSON schema `metronome.summary.v1` (docs/summary-schema.md).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::plan::Plan;
+use crate::record::{Cell, ErrorCounts, ErrorKind, Hist, StageCell};
+use crate::recorder::{Recorder, UNRESPONSIVE_AFTER};
+
+/// SCHEMA names the JSON layout; it changes only when a field changes meaning or goes away.
+pub const SCHEMA: &str = "metronome.summary.v1";
+
+/// LAG_BOUND is the dispatch lag under which an arrival counts as on time.
+pub const LAG_BOUND: Duration = Duration::from_millis(10);
+
+/// MIN_ON_TIME_SHARE is the on-time share below which the engine is deemed to have fallen
+/// behind its schedule, making the run not valid.
+pub const MIN_ON_TIME_SHARE: f64 = 0.99;
+
+/// Percentiles summarises one histogram, in microseconds; null when it holds no value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p95: Option<u64>,
+    pub p99: Option<u64>,
+    pub p99_9: Option<u64>,
+    pub p99_99: Option<u64>,
+    pub max: Option<u64>,
+    pub mean: Option<f64>,
+    pub count: u64,
+}
+
+impl Percentiles {
+    /// of reads a histogram.
+    pub fn of(h: &Hist) -> Percentiles {
+        let h = h.histogram();
+        let count = h.len();
+        let q = |q: f64| (count > 0).then(|| h.value_at_quantile(q));
+        Percentiles {
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            p99_99: q(0.9999),
+            max: (count > 0).then(|| h.max()),
+            mean: (count > 0).then(|| h.mean()),
+            count,
+        }
+    }
+}
+
+/// Verdict is a criterion's outcome; only `Failed` sets a failing exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Passed,
+    Warned,
+    Failed,
+}
+
+/// Criterion is one judged rule with the figure that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Criterion {
+    pub name: String,
+    pub verdict: Verdict,
+    pub detail: String,
+    /// True when failing this criterion makes the run not valid (exit 3) rather than failed.
+    pub validity: bool,
+}
+
+/// ByName holds the results of one (scenario, request name).
+#[derive(Debug, Clone, Serialize)]
+pub struct ByName {
+    pub scenario: String,
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub sla_class: Option<String>,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_kinds: BTreeMap<&'static str, u64>,
+    pub rate: f64,
+    pub bytes_received: u64,
+    pub latency_us: Percentiles,
+    pub service_time_us: Percentiles,
+    pub error_latency_us: Percentiles,
+}
+
+/// ByStage holds the results of one stage of one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ByStage {
+    pub scenario: String,
+    pub name: String,
+    pub start_s: f64,
+    pub duration_s: f64,
+    pub from_rate: f64,
+    pub to_rate: f64,
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub scheduled: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub dropped: u64,
+    pub latency_us: Percentiles,
+    pub dispatch_lag_us: Percentiles,
+}
+
+/// Summary is everything a report shows about a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub schema: &'static str,
+    pub metronome_version: &'static str,
+    pub plan: String,
+    pub target: String,
+    pub seed: u64,
+    pub threads: usize,
+    pub connections: usize,
+    pub max_in_flight: usize,
+    pub timeout_s: f64,
+    pub started_at: String,
+    pub duration_s: f64,
+    pub elapsed_s: f64,
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub completed_rate: f64,
+    pub on_time_share: f64,
+    pub on_time_bound_us: u64,
+    pub scheduled: u64,
+    pub requests: u64,
+    pub successes: u64,
+    pub errors: u64,
+    pub error_kinds: BTreeMap<&'static str, u64>,
+    pub dropped: u64,
+    pub percentiles_are_lower_bounds: bool,
+    pub connections_opened_before_start: usize,
+    pub new_connections: u64,
+    pub bytes_received: u64,
+    pub clamped_values: u64,
+    pub passed: bool,
+    pub valid: bool,
+    pub partial: bool,
+    pub exit_code: i32,
+    pub latency_us: Percentiles,
+    pub service_time_us: Percentiles,
+    pub queue_wait_us: Percentiles,
+    pub connect_us: Percentiles,
+    pub dispatch_lag_us: Percentiles,
+    pub error_latency_us: Percentiles,
+    pub by_name: Vec<ByName>,
+    pub by_stage: Vec<ByStage>,
+    pub criteria: Vec<Criterion>,
+}
+
+/// RunFacts are what the run knows beyond the recorder.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    /// Wall-clock time of the schedule's start.
+    pub started_at: SystemTime,
+    /// From the start until every worker drained.
+    pub elapsed: Duration,
+    /// Offset from the start at which the run was told to stop, if it was interrupted.
+    pub interrupted_at: Option<Duration>,
+    /// Connections open before the first arrival.
+    pub connections_opened: usize,
+}
+
+fn error_kinds(e: &ErrorCounts) -> BTreeMap<&'static str, u64> {
+    ErrorKind::ALL
+        .iter()
+        .filter(|&&k| e.get(k) > 0)
+        .map(|&k| (k.name(), e.get(k)))
+        .collect()
+}
+
+fn rate(n: u64, span: Duration) -> f64 {
+    if span.is_zero() {
+        0.0
+    } else {
+        n as f64 / span.as_secs_f64()
+    }
+}
+
+/// covered is how much of [start, start + len) the run got through before `stop`.
+fn covered(start: Duration, len: Duration, stop: Option<Duration>) -> Duration {
+    match stop {
+        None => len,
+        Some(s) => s.saturating_sub(start).min(len),
+    }
+}
+
+/// build makes the summary of a finished (or interrupted) run.
+pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
+    let totals = &rec.totals;
+    let layout = totals.layout().clone();
+    let (engine, all): (StageCell, Cell) = totals.totals();
+
+    let mut by_name = Vec::new();
+    let mut by_stage = Vec::new();
+    let mut expected = 0.0;
+    let mut duration = Duration::ZERO;
+    for (si, scenario) in plan.scenarios.iter().enumerate() {
+        let schedule = scenario.schedule(plan.seed, si as u64);
+        duration = duration.max(schedule.duration());
+        expected += schedule.expected_arrivals();
+        let span = covered(Duration::ZERO, schedule.duration(), facts.interrupted_at);
+        for (ri, spec) in scenario.requests.iter().enumerate() {
+            let mut c = Cell::default();
+            for k in 0..layout.stages(si) {
+                c.merge(totals.cell(si, ri, k));
+            }
+            by_name.push(ByName {
+                scenario: scenario.name.clone(),
+                name: spec.name.clone(),
+                method: spec.method.to_string(),
+                path: spec.path.clone(),
+                sla_class: spec.sla_class.clone(),
+                requests: c.requests(),
+                errors: c.errors.total(),
+                error_kinds: error_kinds(&c.errors),
+                rate: rate(c.requests(), span),
+                bytes_received: c.bytes,
+                latency_us: Percentiles::of(&c.latency),
+                service_time_us: Percentiles::of(&c.service_time),
+                error_latency_us: Percentiles::of(&c.error_latency),
+            });
+        }
+        for (k, stage) in scenario.stages.iter().enumerate() {
+            let e = totals.stage(si, k);
+            let mut c = Cell::default();
+            for ri in 0..layout.requests(si) {
+                c.merge(totals.cell(si, ri, k));
+            }
+            let start = schedule.stage_start(k);
+            let span = covered(start, stage.duration, facts.interrupted_at);
+            by_stage.push(ByStage {
+                scenario: scenario.name.clone(),
+                name: stage.name.clone(),
+                start_s: start.as_secs_f64(),
+                duration_s: stage.duration.as_secs_f64(),
+                from_rate: stage.from,
+                to_rate: stage.to,
+                target_rate: if stage.duration.is_zero() {
+                    0.0
+                } else {
+                    stage.arrivals() / stage.duration.as_secs_f64()
+                },
+                achieved_rate: rate(e.scheduled - e.dropped, span),
+                scheduled: e.scheduled,
+                requests: c.requests(),
+                errors: c.errors.total(),
+                error_rate: if c.requests() == 0 {
+                    0.0
+                } else {
+                    c.errors.total() as f64 / c.requests() as f64
+                },
+                dropped: e.dropped,
+                latency_us: Percentiles::of(&c.latency),
+                dispatch_lag_us: Percentiles::of(&e.dispatch_lag),
+            });
+        }
+    }
+
+    let span = covered(Duration::ZERO, duration, facts.interrupted_at);
+    let issued = engine.scheduled - engine.dropped;
+    let on_time = engine
+        .dispatch_lag
+        .histogram()
+        .count_between(0, LAG_BOUND.as_micros() as u64);
+    let on_time_share = if engine.scheduled == 0 {
+        1.0
+    } else {
+        on_time as f64 / engine.scheduled as f64
+    };
+    let criteria = engine_criteria(rec, &engine, &all, on_time_share, facts);
+    let valid = !criteria
+        .iter()
+        .any(|c| c.validity && c.verdict == Verdict::Failed);
+    let passed = !criteria.iter().any(|c| c.verdict == Verdict::Failed);
+    let exit_code = if !valid {
+        3
+    } else if !passed {
+        1
+    } else {
+        0
+    };
+    let requests = all.requests();
+    Summary {
+        schema: SCHEMA,
+        metronome_version: env!("CARGO_PKG_VERSION"),
+        plan: plan.name.clone(),
+        target: plan.target.url(),
+        seed: plan.seed,
+        threads: plan.threads,
+        connections: plan.limits.connections,
+        max_in_flight: plan.limits.max_in_flight,
+        timeout_s: plan.limits.timeout.as_secs_f64(),
+        started_at: humantime::format_rfc3339_millis(facts.started_at).to_string(),
+        duration_s: duration.as_secs_f64(),
+        elapsed_s: facts.elapsed.as_secs_f64(),
+        target_rate: if duration.is_zero() {
+            0.0
+        } else {
+            expected / duration.as_secs_f64()
+        },
+        achieved_rate: rate(issued, span),
+        completed_rate: rate(requests, facts.elapsed),
+        on_time_share,
+        on_time_bound_us: LAG_BOUND.as_micros() as u64,
+        scheduled: engine.scheduled,
+        requests,
+        successes: all.latency.count(),
+        errors: all.errors.total(),
+        error_kinds: error_kinds(&all.errors),
+        dropped: engine.dropped,
+        percentiles_are_lower_bounds: engine.dropped > 0,
+        connections_opened_before_start: facts.connections_opened,
+        new_connections: engine.new_connections,
+        bytes_received: all.bytes,
+        clamped_values: totals.clamped,
+        passed,
+        valid,
+        partial: facts.interrupted_at.is_some(),
+        exit_code,
+        latency_us: Percentiles::of(&all.latency),
+        service_time_us: Percentiles::of(&all.service_time),
+        queue_wait_us: Percentiles::of(&engine.queue_wait),
+        connect_us: Percentiles::of(&engine.connect),
+        dispatch_lag_us: Percentiles::of(&engine.dispatch_lag),
+        error_latency_us: Percentiles::of(&all.error_latency),
+        by_name,
+        by_stage,
+        criteria,
+    }
+}
+
+fn criterion(name: &str, verdict: Verdict, detail: String, validity: bool) -> Criterion {
+    Criterion {
+        name: name.to_string(),
+        verdict,
+        detail,
+        validity,
+    }
+}
+
+/// engine_criteria judges the run itself: did the engine keep its schedule, did the target
+/// answer, did anything local run out, was the run cut short.
+fn engine_criteria(
+    rec: &Recorder,
+    engine: &StageCell,
+    all: &Cell,
+    on_time_share: f64,
+    facts: &RunFacts,
+) -> Vec<Criterion> {
+    use Verdict::*;
+    let mut out = Vec::new();
+    let late = engine.scheduled - (on_time_share * engine.scheduled as f64).round() as u64;
+    out.push(criterion(
+        "schedule kept",
+        if on_time_share >= MIN_ON_TIME_SHARE { Passed } else { Failed },
+        format!(
+            "{:.2}% of arrivals dispatched within {} ms of their intended time ({late} late; at least {:.0}% required)",
+            on_time_share * 100.0,
+            LAG_BOUND.as_millis(),
+            MIN_ON_TIME_SHARE * 100.0
+        ),
+        true,
+    ));
+    let requests = all.requests();
+    match rec.longest_silence() {
+        None if requests > 0 => out.push(criterion(
+            "target answered",
+            Failed,
+            format!("the target never answered: all {requests} requests failed before a response arrived"),
+            true,
+        )),
+        None => {}
+        Some((silence, arrivals)) if silence >= UNRESPONSIVE_AFTER => out.push(criterion(
+            "target answered",
+            Failed,
+            format!(
+                "the target stopped answering for {:.0} s while {arrivals} arrivals were issued",
+                silence.as_secs_f64()
+            ),
+            false,
+        )),
+        Some(_) => out.push(criterion(
+            "target answered",
+            Passed,
+            format!("no silence of {} s or more", UNRESPONSIVE_AFTER.as_secs()),
+            false,
+        )),
+    }
+    let local = all.errors.get(ErrorKind::LocalResource);
+    out.push(criterion(
+        "no local resource errors",
+        if local == 0 { Passed } else { Failed },
+        if local == 0 {
+            "the generator never ran out of file descriptors, ports or memory".into()
+        } else {
+            format!("{local} arrivals failed because this machine ran out of file descriptors, ports or memory: the generator, not the target, failed")
+        },
+        true,
+    ));
+    out.push(criterion(
+        "no arrivals dropped",
+        if engine.dropped == 0 { Passed } else { Warned },
+        if engine.dropped == 0 {
+            "every scheduled arrival was issued".into()
+        } else {
+            format!(
+                "{} of {} arrivals were dropped (in-flight bound reached, or the run ended before a connection was free): percentiles are lower bounds",
+                engine.dropped, engine.scheduled
+            )
+        },
+        false,
+    ));
+    if let Some(at) = facts.interrupted_at {
+        out.push(criterion(
+            "run completed",
+            Failed,
+            format!(
+                "interrupted {:.1} s into the schedule: results are partial",
+                at.as_secs_f64()
+            ),
+            true,
+        ));
+    }
+    out
+}
