@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::demo::{DemoConfig, DemoTarget, Stall};
-use crate::plan::{Limits, Plan, RequestSpec, Scenario, Target};
+use crate::plan::{Limits, Plan, RequestSpec, Scenario, StageCriteria, Target};
 use crate::report;
 use crate::run::{self, Failure};
 use crate::schedule::{ArrivalProcess, Stage};
+use crate::template::{Template, Vars};
 use crate::units::parse_duration;
 
 /// metronome: an open-model HTTP load generator. Requests leave on a fixed schedule that never
@@ -299,9 +299,9 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
         name: format!("{method} {path}"),
         weight: 1,
         method,
-        path,
+        path: Template::literal(&path),
         headers,
-        body: Bytes::from(args.body.clone().unwrap_or_default()),
+        body: Template::literal(args.body.as_deref().unwrap_or_default()),
         sla_class: None,
     };
     let plan = Plan {
@@ -315,6 +315,7 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
                 Arrivals::Poisson => ArrivalProcess::Poisson,
             },
             requests: vec![request],
+            criteria: vec![StageCriteria::default()],
         }],
         limits: Limits {
             connections: args.connections,
@@ -325,6 +326,8 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
         seed: args.seed,
         threads: args.threads,
         preflight: !args.no_preflight,
+        vars: Vars::default(),
+        sla_classes: Default::default(),
     };
     Ok((plan, demo))
 }

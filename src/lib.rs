@@ -24,4 +24,5 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod summary;
+pub mod template;
 pub mod units;

@@ -7,11 +7,13 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper::http::{HeaderMap, Method, Uri};
+
+use std::collections::BTreeMap;
 
 use crate::draw::{self, Stream};
 use crate::schedule::{ArrivalProcess, Schedule, Stage};
+use crate::template::{Template, Vars};
 
 /// Plan is everything a run needs to know before it starts.
 #[derive(Debug, Clone)]
@@ -30,6 +32,87 @@ pub struct Plan {
     pub threads: usize,
     /// Whether one request is sent before the schedule starts to check the target answers.
     pub preflight: bool,
+    /// Template variables request paths and bodies may use.
+    pub vars: Vars,
+    /// SLA classes by name; requests refer to them.
+    pub sla_classes: BTreeMap<String, SlaClass>,
+}
+
+/// SlaClass holds latency targets for a class of endpoints.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlaClass {
+    /// Target for the median.
+    pub p50: Option<Duration>,
+    /// Target for the 95th percentile.
+    pub p95: Option<Duration>,
+    /// Target for the 99th percentile.
+    pub p99: Option<Duration>,
+}
+
+impl SlaClass {
+    /// target is the class's target for a percentile, if it sets one.
+    pub fn target(&self, q: Quantile) -> Option<Duration> {
+        match q {
+            Quantile::P50 => self.p50,
+            Quantile::P95 => self.p95,
+            Quantile::P99 => self.p99,
+        }
+    }
+}
+
+/// Quantile is a percentile an SLA class can set a target for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Quantile {
+    P50,
+    P95,
+    P99,
+}
+
+impl Quantile {
+    /// value is the quantile as a fraction.
+    pub fn value(self) -> f64 {
+        match self {
+            Quantile::P50 => 0.5,
+            Quantile::P95 => 0.95,
+            Quantile::P99 => 0.99,
+        }
+    }
+
+    /// name is how output writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantile::P50 => "p50",
+            Quantile::P95 => "p95",
+            Quantile::P99 => "p99",
+        }
+    }
+}
+
+/// StageCriteria are the rules one stage is judged by (its settle time excluded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageCriteria {
+    /// An error rate above this warns.
+    pub warn_error_rate: Option<f64>,
+    /// An error rate above this fails.
+    pub max_error_rate: Option<f64>,
+    /// Percentiles of each endpoint judged against its SLA class: above target warns.
+    pub sla_percentiles: Vec<Quantile>,
+    /// More than this fraction over target fails (0.5: more than 50 % over).
+    pub sla_fail_over: f64,
+    /// More dropped arrivals than this fails.
+    pub max_dropped: Option<u64>,
+}
+
+impl Default for StageCriteria {
+    fn default() -> Self {
+        StageCriteria {
+            warn_error_rate: None,
+            max_error_rate: None,
+            sla_percentiles: Vec::new(),
+            sla_fail_over: 0.5,
+            max_dropped: None,
+        }
+    }
 }
 
 /// Target is the base URL requests are sent to.
@@ -132,6 +215,8 @@ pub struct Scenario {
     pub arrivals: ArrivalProcess,
     /// The mix; at least one request, weights not all zero.
     pub requests: Vec<RequestSpec>,
+    /// The rules each stage is judged by, one per stage.
+    pub criteria: Vec<StageCriteria>,
 }
 
 impl Scenario {
@@ -167,11 +252,11 @@ pub struct RequestSpec {
     /// HTTP method.
     pub method: Method,
     /// Path and query, appended to the target's base path.
-    pub path: String,
+    pub path: Template,
     /// Headers on top of the target's.
     pub headers: HeaderMap,
     /// Request body (empty for none).
-    pub body: Bytes,
+    pub body: Template,
     /// SLA class whose targets judge this request.
     pub sla_class: Option<String>,
 }
@@ -185,9 +270,9 @@ mod tests {
             name: name.into(),
             weight,
             method: Method::GET,
-            path: "/".into(),
+            path: Template::literal("/"),
             headers: HeaderMap::new(),
-            body: Bytes::new(),
+            body: Template::literal(""),
             sla_class: None,
         }
     }
@@ -213,6 +298,7 @@ mod tests {
             stages: vec![],
             arrivals: ArrivalProcess::Uniform,
             requests: vec![spec("a", 10), spec("b", 0), spec("c", 30)],
+            criteria: vec![],
         };
         let mut counts = [0u32; 3];
         for i in 0..40_000 {

@@ -162,6 +162,12 @@ impl Hist {
     }
 }
 
+/// slot is the recording index of a stage's settle time (`settling`) or the rest of it: every
+/// stage is recorded in two slots so criteria can leave the settle time out.
+pub fn slot(stage: usize, settling: bool) -> usize {
+    stage * 2 + usize::from(settling)
+}
+
 /// Layout says how many requests and stages each scenario has, to index cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {

@@ -171,7 +171,11 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
         let (mut sender, _) = engine::connect(addr, limit)
             .await
             .map_err(|(kind, _)| format!("could not connect to {url} ({addr}): {}", kind.name()))?;
-        let reply = engine::send(&mut sender, prepared[0][0].request()).await;
+        let reply = engine::send(
+            &mut sender,
+            prepared[0][0].request(&plan.vars, plan.seed, 0, 0),
+        )
+        .await;
         match reply.result {
             Ok(_) => Ok(()),
             Err(kind) if kind.answered() => Ok(()),

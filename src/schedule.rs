@@ -66,6 +66,8 @@ pub struct Arrival {
     pub offset: Duration,
     /// Index of the stage this arrival belongs to.
     pub stage: usize,
+    /// Whether it falls in its stage's leading settle time (excluded from criteria).
+    pub settling: bool,
 }
 
 /// Schedule turns stages into intended times.
@@ -196,10 +198,12 @@ impl Iterator for Arrivals<'_> {
             }
         };
         let (t, stage) = s.inverse(x)?;
+        let into = t - s.starts[stage];
         let arrival = Arrival {
             index: self.index,
             offset: Duration::from_secs_f64(t),
             stage,
+            settling: into < s.stages[stage].settle.as_secs_f64(),
         };
         self.index += 1;
         Some(arrival)

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::record::{Cell, ErrorCounts, ErrorKind, Hist, StageCell};
+use crate::record::{Cell, ErrorCounts, ErrorKind, Hist, Recording, StageCell, slot};
 use crate::recorder::{Recorder, UNRESPONSIVE_AFTER};
 
 /// SCHEMA names the JSON layout; it changes only when a field changes meaning or goes away.
@@ -220,7 +220,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
                 scenario: scenario.name.clone(),
                 name: spec.name.clone(),
                 method: spec.method.to_string(),
-                path: spec.path.clone(),
+                path: spec.path.source().to_string(),
                 sla_class: spec.sla_class.clone(),
                 requests: c.requests(),
                 errors: c.errors.total(),
@@ -233,11 +233,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
             });
         }
         for (k, stage) in scenario.stages.iter().enumerate() {
-            let e = totals.stage(si, k);
-            let mut c = Cell::default();
-            for ri in 0..layout.requests(si) {
-                c.merge(totals.cell(si, ri, k));
-            }
+            let (e, c) = stage_totals(totals, si, k, true);
             let start = schedule.stage_start(k);
             let span = covered(start, stage.duration, facts.interrupted_at);
             by_stage.push(ByStage {
@@ -339,6 +335,30 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         by_stage,
         criteria,
     }
+}
+
+/// stage_totals merges a stage's engine figures and outcomes over all its requests; with
+/// `settle` false, its settle time is left out.
+pub fn stage_totals(
+    totals: &Recording,
+    scenario: usize,
+    stage: usize,
+    settle: bool,
+) -> (StageCell, Cell) {
+    let layout = totals.layout();
+    let mut e = StageCell::default();
+    let mut c = Cell::default();
+    for settling in [false, true] {
+        if settling && !settle {
+            continue;
+        }
+        let k = slot(stage, settling);
+        e.merge(totals.stage(scenario, k));
+        for r in 0..layout.requests(scenario) {
+            c.merge(totals.cell(scenario, r, k));
+        }
+    }
+    (e, c)
 }
 
 fn criterion(name: &str, verdict: Verdict, detail: String, validity: bool) -> Criterion {

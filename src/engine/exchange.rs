@@ -10,24 +10,32 @@ use hyper::http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
 
 use crate::plan::{RequestSpec, Target};
 use crate::record::ErrorKind;
+use crate::template::{Template, Vars};
 
-/// Prepared is a request of the mix with its URI and headers resolved once, ready to send many
-/// times.
+/// Prepared is a request of the mix with everything that does not vary per arrival resolved
+/// once: method, headers, and the path and body when their templates have no placeholders.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     method: Method,
-    uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    base_path: String,
+    path: Template,
+    body: Template,
+    static_uri: Option<Uri>,
+    static_body: Option<Bytes>,
 }
 
 impl Prepared {
     /// new resolves a request spec against its target.
     pub fn new(target: &Target, spec: &RequestSpec) -> Result<Prepared, String> {
-        let path = format!("{}{}", target.base_path, spec.path);
-        let uri: Uri = path
-            .parse()
-            .map_err(|e| format!("request `{}`: path `{path}` is not valid ({e})", spec.name))?;
+        let static_uri = if spec.path.is_static() {
+            let path = format!("{}{}", target.base_path, spec.path.source());
+            Some(path.parse::<Uri>().map_err(|e| {
+                format!("request `{}`: path `{path}` is not valid ({e})", spec.name)
+            })?)
+        } else {
+            None
+        };
         let mut headers = target.headers.clone();
         for (k, v) in &spec.headers {
             headers.insert(k, v.clone());
@@ -39,20 +47,58 @@ impl Prepared {
         }
         Ok(Prepared {
             method: spec.method.clone(),
-            uri,
             headers,
+            base_path: target.base_path.clone(),
+            path: spec.path.clone(),
             body: spec.body.clone(),
+            static_uri,
+            static_body: spec
+                .body
+                .is_static()
+                .then(|| Bytes::from(spec.body.source().to_string())),
         })
     }
 
-    /// request builds one request to send.
-    pub fn request(&self) -> Request<Full<Bytes>> {
-        let mut r = Request::new(Full::new(self.body.clone()));
+    /// request builds the request for arrival `index` of scenario `lane`.
+    pub fn request(&self, vars: &Vars, seed: u64, lane: u64, index: u64) -> Request<Full<Bytes>> {
+        let uri = match &self.static_uri {
+            Some(u) => u.clone(),
+            None => {
+                let mut path = self.base_path.clone();
+                self.path.render(vars, seed, lane, index, &mut path);
+                path.parse()
+                    .or_else(|_| escape_unsafe(&path).parse())
+                    .unwrap_or_else(|_| Uri::from_static("/"))
+            }
+        };
+        let body = match &self.static_body {
+            Some(b) => b.clone(),
+            None => {
+                let mut b = String::new();
+                self.body.render(vars, seed, lane, index, &mut b);
+                Bytes::from(b)
+            }
+        };
+        let mut r = Request::new(Full::new(body));
         *r.method_mut() = self.method.clone();
-        *r.uri_mut() = self.uri.clone();
+        *r.uri_mut() = uri;
         *r.headers_mut() = self.headers.clone();
         r
     }
+}
+
+/// escape_unsafe percent-encodes the bytes a URI may not hold (spaces, quotes, non-ASCII…), so a
+/// template value drawn from a list still makes a valid request target.
+fn escape_unsafe(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Reply is what came back: the body size, the status class, and whether the connection can

@@ -83,6 +83,7 @@ struct Shared {
     /// Set when the drain ends: arrivals still waiting for a connection give up as dropped.
     abandon: watch::Sender<bool>,
     prepared: Arc<Vec<Vec<Prepared>>>,
+    plan: Arc<Plan>,
     timeout: Duration,
 }
 
@@ -111,6 +112,7 @@ async fn work(mut setup: Setup) {
         drained: Notify::new(),
         abandon: watch::Sender::new(false),
         prepared: setup.prepared.clone(),
+        plan: setup.plan.clone(),
         timeout: limits.timeout,
     });
     let (opened, error) = shared.pool.preopen(setup.connections).await;
@@ -181,6 +183,11 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
     }
 }
 
+/// slot is where an arrival is recorded: its stage, split into the settle time and the rest.
+fn slot(a: &Arrival) -> usize {
+    crate::record::slot(a.stage, a.settling)
+}
+
 /// stopped completes when the run is asked to stop.
 async fn stopped(stop: &mut watch::Receiver<Option<Instant>>) {
     if stop.wait_for(|s| s.is_some()).await.is_err() {
@@ -203,20 +210,13 @@ fn dispatch(
     shared
         .recording
         .borrow_mut()
-        .dispatched(scenario, a.stage, lag, full);
+        .dispatched(scenario, slot(&a), lag, full);
     if full {
         return;
     }
     let request = plan.scenarios[scenario].pick(plan.seed, scenario as u64, a.index);
     shared.in_flight.set(shared.in_flight.get() + 1);
-    tokio::task::spawn_local(issue(
-        shared.clone(),
-        scenario,
-        request,
-        a.stage,
-        intended,
-        now,
-    ));
+    tokio::task::spawn_local(issue(shared.clone(), scenario, request, a, intended, now));
 }
 
 /// issue takes one arrival from dispatch to its outcome.
@@ -224,10 +224,11 @@ async fn issue(
     shared: Rc<Shared>,
     scenario: usize,
     request: usize,
-    stage: usize,
+    arrival: Arrival,
     intended: Instant,
     dispatched: Instant,
 ) {
+    let stage = slot(&arrival);
     let mut abandon = shared.abandon.subscribe();
     let lease = tokio::select! {
         biased;
@@ -268,7 +269,13 @@ async fn issue(
                 }
                 Ok(mut sender) => {
                     let sent = Instant::now();
-                    let request = shared.prepared[scenario][request].request();
+                    let plan = &shared.plan;
+                    let request = shared.prepared[scenario][request].request(
+                        &plan.vars,
+                        plan.seed,
+                        scenario as u64,
+                        arrival.index,
+                    );
                     let reply =
                         tokio::time::timeout(shared.timeout, exchange::send(&mut sender, request))
                             .await;
