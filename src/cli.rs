@@ -10,11 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::demo::{DemoConfig, DemoTarget, Stall};
-use crate::plan::{Limits, Plan, RequestSpec, Scenario, StageCriteria, Target};
+use crate::plan::{Limits, Plan, Target};
 use crate::report;
 use crate::run::{self, Failure};
-use crate::schedule::{ArrivalProcess, Stage};
-use crate::template::{Template, Vars};
+use crate::schedule::ArrivalProcess;
+use crate::template::Template;
 use crate::units::parse_duration;
 
 /// metronome: an open-model HTTP load generator. Requests leave on a fixed schedule that never
@@ -294,41 +294,23 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
             (t, path.unwrap_or("/health").to_string(), Some(config))
         }
     };
-    let stage = Stage::constant("constant", args.rate, args.duration);
-    let request = RequestSpec {
-        name: format!("{method} {path}"),
-        weight: 1,
-        method,
-        path: Template::literal(&path),
-        headers,
-        body: Template::literal(args.body.as_deref().unwrap_or_default()),
-        sla_class: None,
+    let mut plan = Plan::quick(target, method, &path, args.rate, args.duration);
+    let scenario = &mut plan.scenarios[0];
+    scenario.requests[0].headers = headers;
+    scenario.requests[0].body = Template::literal(args.body.as_deref().unwrap_or_default());
+    scenario.arrivals = match args.arrivals {
+        Arrivals::Uniform => ArrivalProcess::Uniform,
+        Arrivals::Poisson => ArrivalProcess::Poisson,
     };
-    let plan = Plan {
-        name: "quick".into(),
-        target,
-        scenarios: vec![Scenario {
-            name: "quick".into(),
-            stages: vec![stage],
-            arrivals: match args.arrivals {
-                Arrivals::Uniform => ArrivalProcess::Uniform,
-                Arrivals::Poisson => ArrivalProcess::Poisson,
-            },
-            requests: vec![request],
-            criteria: vec![StageCriteria::default()],
-        }],
-        limits: Limits {
-            connections: args.connections,
-            max_in_flight: args.max_in_flight,
-            timeout: args.timeout,
-            ..Limits::default()
-        },
-        seed: args.seed,
-        threads: args.threads,
-        preflight: !args.no_preflight,
-        vars: Vars::default(),
-        sla_classes: Default::default(),
+    plan.limits = Limits {
+        connections: args.connections,
+        max_in_flight: args.max_in_flight,
+        timeout: args.timeout,
+        ..Limits::default()
     };
+    plan.seed = args.seed;
+    plan.threads = args.threads;
+    plan.preflight = !args.no_preflight;
     Ok((plan, demo))
 }
 

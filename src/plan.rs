@@ -38,6 +38,45 @@ pub struct Plan {
     pub sla_classes: BTreeMap<String, SlaClass>,
 }
 
+impl Plan {
+    /// quick builds a quick-mode plan: one scenario, one constant-rate stage, one request
+    /// (`method` on `path`), default limits, preflight on, seed 1, one thread.
+    pub fn quick(
+        target: Target,
+        method: Method,
+        path: &str,
+        rate: f64,
+        duration: Duration,
+    ) -> Plan {
+        let request = RequestSpec {
+            name: format!("{method} {path}"),
+            weight: 1,
+            method,
+            path: Template::literal(path),
+            headers: HeaderMap::new(),
+            body: Template::literal(""),
+            sla_class: None,
+        };
+        Plan {
+            name: "quick".into(),
+            target,
+            scenarios: vec![Scenario {
+                name: "quick".into(),
+                stages: vec![Stage::constant("constant", rate, duration)],
+                arrivals: ArrivalProcess::Uniform,
+                requests: vec![request],
+                criteria: vec![StageCriteria::default()],
+            }],
+            limits: Limits::default(),
+            seed: 1,
+            threads: 1,
+            preflight: true,
+            vars: Vars::default(),
+            sla_classes: BTreeMap::new(),
+        }
+    }
+}
+
 /// SlaClass holds latency targets for a class of endpoints.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SlaClass {

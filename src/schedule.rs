@@ -210,6 +210,47 @@ impl Iterator for Arrivals<'_> {
     }
 }
 
+/// Shard yields, in order of intended time, the arrivals of several scenarios' schedules whose
+/// index ≡ `index` (mod `count`): one worker's share when arrivals are sharded over `count`.
+#[derive(Debug, Clone)]
+pub struct Shard<'a> {
+    streams: Vec<Arrivals<'a>>,
+    heads: Vec<Option<Arrival>>,
+    index: u64,
+    count: u64,
+}
+
+impl<'a> Shard<'a> {
+    /// new takes shard `index` of `count` over the given schedules (one per scenario).
+    pub fn new(schedules: &'a [Schedule], index: u64, count: u64) -> Shard<'a> {
+        let mut streams: Vec<_> = schedules.iter().map(|s| s.arrivals()).collect();
+        let heads = streams
+            .iter_mut()
+            .map(|s| s.find(|a| a.index % count == index))
+            .collect();
+        Shard {
+            streams,
+            heads,
+            index,
+            count,
+        }
+    }
+}
+
+impl Iterator for Shard<'_> {
+    /// (scenario index, arrival)
+    type Item = (usize, Arrival);
+
+    fn next(&mut self) -> Option<(usize, Arrival)> {
+        let (k, a) = (self.heads.iter().enumerate())
+            .filter_map(|(k, a)| a.map(|a| (k, a)))
+            .min_by_key(|(_, a)| a.offset)?;
+        let (index, count) = (self.index, self.count);
+        self.heads[k] = self.streams[k].find(|a| a.index % count == index);
+        Some((k, a))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +368,38 @@ mod tests {
             assert!((n - 10 * (2 * k + 1)).abs() <= 1, "second {k}: {n}");
         }
         assert_eq!(all.iter().filter(|a| a.stage == 0).count(), 1000);
+    }
+
+    #[test]
+    fn shards_partition_the_schedule_whatever_the_count() {
+        let schedules = vec![
+            Schedule::new(
+                vec![ramp("up", 0.0, 300.0, 2.0)],
+                ArrivalProcess::Poisson,
+                5,
+                0,
+            ),
+            Schedule::new(
+                vec![Stage::constant("c", 70.0, secs(2.0))],
+                ArrivalProcess::Poisson,
+                5,
+                1,
+            ),
+        ];
+        let key = |(k, a): (usize, Arrival)| (a.offset, k, a.index);
+        let mut one: Vec<_> = Shard::new(&schedules, 0, 1).map(key).collect();
+        let mut two: Vec<_> = Shard::new(&schedules, 0, 2)
+            .chain(Shard::new(&schedules, 1, 2))
+            .map(key)
+            .collect();
+        assert!(
+            one.windows(2).all(|w| w[0].0 <= w[1].0),
+            "one shard is in time order"
+        );
+        one.sort();
+        two.sort();
+        assert_eq!(one, two);
+        assert!(one.len() > 400, "{}", one.len());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::exchange::{self, Prepared};
 use super::pool::Pool;
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
-use crate::schedule::Arrival;
+use crate::schedule::{Arrival, Shard};
 
 /// Ready is a worker's report that its connections are open and it waits for the start.
 #[derive(Debug)]
@@ -146,21 +146,9 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
     let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
         .map(|(k, s)| s.schedule(plan.seed, k as u64))
         .collect();
-    let (index, count) = (setup.index as u64, setup.count as u64);
-    let mut streams: Vec<_> = schedules
-        .iter()
-        .map(|s| s.arrivals().filter(move |a| a.index % count == index))
-        .collect();
-    let mut heads: Vec<Option<Arrival>> = streams.iter_mut().map(|s| s.next()).collect();
+    let shard = Shard::new(&schedules, setup.index as u64, setup.count as u64);
     let mut due_in_a_row = 0u32;
-    loop {
-        let next = (heads.iter().enumerate())
-            .filter_map(|(k, a)| a.map(|a| (k, a)))
-            .min_by_key(|(_, a)| a.offset);
-        let Some((scenario, arrival)) = next else {
-            break;
-        };
-        heads[scenario] = streams[scenario].next();
+    for (scenario, arrival) in shard {
         let intended = start + arrival.offset;
         if Instant::now() < intended {
             due_in_a_row = 0;

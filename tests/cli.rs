@@ -1,0 +1,274 @@
+//! The `metronome` binary: flags, exit codes, the JSON summary and interruption.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::demo;
+use metronome::demo::DemoConfig;
+use serde_json::Value;
+
+fn metronome(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_flags_exit_2_before_anything_is_sent() {
+    let target = demo(DemoConfig::default());
+    let url = format!("{}/health", target.base_url());
+    let cases: &[(&[&str], &str)] = &[
+        (&["--rate", "-5", "--duration", "1s"], "--rate"),
+        (&["--rate", "0", "--duration", "1s"], "positive"),
+        (&["--rate", "10", "--duration", "10parsecs"], "500ms, 30s"),
+        (
+            &["--rate", "10", "--duration", "1s", "--connections", "0"],
+            "--connections",
+        ),
+        (
+            &["--rate", "10", "--duration", "1s", "-H", "NoColon"],
+            "colon",
+        ),
+        (
+            &["--rate", "10", "--duration", "1s", "--method", "GE T"],
+            "method",
+        ),
+        (
+            &[
+                "--rate",
+                "10",
+                "--duration",
+                "1s",
+                "--json",
+                "/nonexistent-dir/x.json",
+            ],
+            "does not exist",
+        ),
+        (
+            &["--rate", "10", "--duration", "1s", "--demo-stall", "2s/1s"],
+            "demo",
+        ),
+        (&["--rate", "10", "--duration", "1s", "--bogus"], "--bogus"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["run", "--url", &url];
+        args.extend_from_slice(extra);
+        let out = metronome(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(target.stats().requests(), 0, "nothing was sent");
+    assert_eq!(
+        target.stats().connections(),
+        0,
+        "no connection was even opened"
+    );
+}
+
+#[test]
+fn a_dead_target_fails_preflight_with_exit_3_within_seconds() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let started = Instant::now();
+    let out = metronome(&[
+        "run",
+        "--url",
+        &format!("http://127.0.0.1:{port}/"),
+        "--rate",
+        "10",
+        "--duration",
+        "10s",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("preflight failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("JSON written")).expect("valid JSON")
+}
+
+fn sum(v: &Value, list: &str, field: &str) -> u64 {
+    v[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[field].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn the_json_summary_has_every_field_and_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("summary.json");
+    let out = metronome(&[
+        "run",
+        "--rate",
+        "200",
+        "--duration",
+        "2s",
+        "--demo-error-rate",
+        "0.1",
+        "--quiet",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = read_json(&path);
+    for field in [
+        "schema",
+        "metronome_version",
+        "seed",
+        "threads",
+        "started_at",
+        "target_rate",
+        "achieved_rate",
+        "completed_rate",
+        "on_time_share",
+        "requests",
+        "errors",
+        "dropped",
+        "passed",
+        "valid",
+        "partial",
+        "latency_us",
+        "service_time_us",
+        "queue_wait_us",
+        "connect_us",
+        "dispatch_lag_us",
+        "by_name",
+        "by_stage",
+        "criteria",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    for p in [
+        "latency_us",
+        "service_time_us",
+        "queue_wait_us",
+        "connect_us",
+        "dispatch_lag_us",
+    ] {
+        for k in [
+            "p50", "p90", "p95", "p99", "p99_9", "p99_99", "max", "mean", "count",
+        ] {
+            assert!(v[p].get(k).is_some(), "missing {p}.{k}");
+        }
+    }
+    assert_eq!(v["schema"], "metronome.summary.v1");
+    let requests = v["requests"].as_u64().unwrap();
+    let errors = v["errors"].as_u64().unwrap();
+    assert_eq!(requests, 400);
+    assert_eq!(sum(&v, "by_name", "requests"), requests);
+    assert_eq!(sum(&v, "by_stage", "requests"), requests);
+    assert_eq!(sum(&v, "by_name", "errors"), errors);
+    assert_eq!(
+        v["scheduled"].as_u64().unwrap(),
+        requests + v["dropped"].as_u64().unwrap()
+    );
+    let kinds: u64 = v["error_kinds"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_u64().unwrap())
+        .sum();
+    assert_eq!(kinds, errors);
+    assert_eq!(v["successes"].as_u64().unwrap() + errors, requests);
+    assert_eq!(
+        v["latency_us"]["count"].as_u64().unwrap(),
+        requests - errors
+    );
+    // 10 % injected 500s out of 400: binomial sd 6, so 40 ± 30 is 5 sd.
+    assert!((10..=70).contains(&errors), "{errors}");
+    for key in [
+        "scenario",
+        "name",
+        "requests",
+        "errors",
+        "error_kinds",
+        "latency_us",
+        "service_time_us",
+    ] {
+        assert!(v["by_name"][0].get(key).is_some(), "by_name missing {key}");
+    }
+    for key in [
+        "scenario",
+        "name",
+        "target_rate",
+        "achieved_rate",
+        "requests",
+        "errors",
+        "latency_us",
+    ] {
+        assert!(
+            v["by_stage"][0].get(key).is_some(),
+            "by_stage missing {key}"
+        );
+    }
+    for c in v["criteria"].as_array().unwrap() {
+        assert!(["passed", "warned", "failed"].contains(&c["verdict"].as_str().unwrap()));
+        assert!(c["name"].is_string() && c["detail"].is_string());
+    }
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["partial"], false);
+}
+
+#[test]
+fn ctrl_c_stops_the_schedule_and_still_writes_a_partial_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("partial.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args([
+            "run",
+            "--rate",
+            "100",
+            "--duration",
+            "30s",
+            "--quiet",
+            "--json",
+            path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PARTIAL"));
+    let v = read_json(&path);
+    assert_eq!(v["partial"], true);
+    assert_eq!(v["valid"], false);
+    let scheduled = v["scheduled"].as_u64().unwrap();
+    assert!(
+        scheduled > 50 && scheduled < 1000,
+        "stopped early: {scheduled} of 3000"
+    );
+    assert_eq!(
+        v["requests"].as_u64().unwrap() + v["dropped"].as_u64().unwrap(),
+        scheduled
+    );
+}

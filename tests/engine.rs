@@ -1,0 +1,219 @@
+//! The engine's measurement, end to end: real HTTP over loopback against the demo target.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{demo, ms, quick, run, within};
+use metronome::demo::{DemoConfig, Stall};
+use metronome::schedule::ArrivalProcess;
+
+#[test]
+fn a_constant_rate_issues_rate_times_duration_arrivals() {
+    let target = demo(DemoConfig::default());
+    let s = run(quick(
+        &target.base_url(),
+        "/health",
+        500.0,
+        Duration::from_secs(5),
+    ));
+    // 500/s × 5 s: the uniform schedule has exactly 2,500 arrivals, all in [0, 5 s).
+    assert_eq!(s.scheduled, 2_500);
+    assert_eq!(s.requests, 2_500, "{s:#?}");
+    assert_eq!(s.dropped, 0);
+    assert_eq!(s.errors, 0);
+    assert!(
+        within(s.achieved_rate, 500.0, 0.01),
+        "achieved {}",
+        s.achieved_rate
+    );
+    assert_eq!(
+        target.stats().requests(),
+        2_500 + 1,
+        "the preflight is the one extra request"
+    );
+    assert_eq!(s.exit_code, 0, "{:#?}", s.criteria);
+}
+
+#[test]
+fn a_stalling_target_shows_in_latency_but_not_in_service_time() {
+    // Every 2 s the target answers nothing for 200 ms. At 1,000/s an arrival x ms into a stall is
+    // answered when the stall ends: its latency is about 200 − x ms. Over whole periods the
+    // share of arrivals with latency above L is (200 − L) / 2000, so the 99th percentile is
+    // where that share is 1 %: L = 200 − 0.01 × 2000 = 180 ms. Only the 10 requests already on
+    // the 10 connections when a stall begins wait in the target (0.5 % of arrivals): the
+    // others wait in our queue, so service time's 99th percentile stays near the target's
+    // base latency, as a closed-loop tool would report.
+    let target = demo(DemoConfig {
+        stall: Some(Stall {
+            pause: Duration::from_millis(200),
+            period: Duration::from_secs(2),
+        }),
+        ..DemoConfig::default()
+    });
+    let mut plan = quick(
+        &target.base_url(),
+        "/health",
+        1000.0,
+        Duration::from_secs(8),
+    );
+    plan.limits.connections = 10;
+    let s = run(plan);
+    let latency_p99 = ms(s.latency_us.p99);
+    let service_p99 = ms(s.service_time_us.p99);
+    eprintln!("latency p99 {latency_p99} ms, service time p99 {service_p99} ms");
+    assert!(
+        within(latency_p99, 180.0, 0.15),
+        "latency p99 {latency_p99} ms, want 180 ± 15 %"
+    );
+    assert!(
+        service_p99 < 20.0,
+        "service time p99 {service_p99} ms should stay far below the stall"
+    );
+    assert!(
+        ms(s.queue_wait_us.p99) > 100.0,
+        "the wait shows up as queue wait"
+    );
+    assert_eq!(s.dropped, 0);
+}
+
+#[test]
+fn an_overloaded_target_makes_latency_grow_as_queueing_predicts() {
+    // The target serves one request at a time in 50 ms (capacity 20/s); arrivals come at 30/s
+    // for 3 s (90 arrivals). The target is never idle once it starts, so request i completes at
+    // (i + 1) × 50 ms and arrived at i / 30 s: latency_i = 50 + i × (50 − 33.3) ms. The median
+    // (i = 45) is about 800 ms, the last (i = 89) about 1,533 ms.
+    let target = demo(DemoConfig {
+        latency: Duration::from_millis(50),
+        concurrency: Some(1),
+        ..DemoConfig::default()
+    });
+    let mut plan = quick(&target.base_url(), "/health", 30.0, Duration::from_secs(3));
+    plan.preflight = false;
+    let s = run(plan);
+    let p50 = ms(s.latency_us.p50);
+    let max = ms(s.latency_us.max);
+    eprintln!("overload: p50 {p50} ms (want ~800), max {max} ms (want ~1533)");
+    assert_eq!(s.requests, 90);
+    assert_eq!(s.dropped, 0, "below the in-flight bound nothing is dropped");
+    assert!(
+        within(p50, 50.0 + 45.0 * (50.0 - 100.0 / 3.0), 0.15),
+        "p50 {p50}"
+    );
+    assert!(
+        within(max, 50.0 + 89.0 * (50.0 - 100.0 / 3.0), 0.15),
+        "max {max}"
+    );
+}
+
+#[test]
+fn the_in_flight_bound_drops_and_says_so() {
+    // 200/s for 1 s against a target that takes 2 s, with at most 20 in flight: 20 issued,
+    // 180 dropped, and the percentiles are flagged as lower bounds.
+    let target = demo(DemoConfig {
+        latency: Duration::from_secs(2),
+        ..DemoConfig::default()
+    });
+    let mut plan = quick(&target.base_url(), "/health", 200.0, Duration::from_secs(1));
+    plan.preflight = false;
+    plan.limits.max_in_flight = 20;
+    let s = run(plan);
+    assert_eq!(s.scheduled, 200);
+    assert_eq!(s.requests, 20);
+    assert_eq!(s.dropped, 180);
+    assert!(s.percentiles_are_lower_bounds);
+    let c = s
+        .criteria
+        .iter()
+        .find(|c| c.name == "no arrivals dropped")
+        .unwrap();
+    assert_eq!(c.verdict, metronome::summary::Verdict::Warned);
+    assert!(c.detail.contains("lower bounds"), "{}", c.detail);
+}
+
+#[test]
+fn poisson_runs_the_same_arrivals_on_one_or_two_threads() {
+    let target = demo(DemoConfig::default());
+    let mut counts = Vec::new();
+    for threads in [1, 2] {
+        let mut plan = quick(&target.base_url(), "/health", 400.0, Duration::from_secs(2));
+        plan.scenarios[0].arrivals = ArrivalProcess::Poisson;
+        plan.seed = 42;
+        plan.threads = threads;
+        let s = run(plan);
+        assert_eq!(s.requests + s.dropped, s.scheduled);
+        counts.push(s.scheduled);
+    }
+    // The count in the window is a property of the seed, not of the thread count; and a
+    // Poisson count with mean 800 lies within 5 sd (141) of it.
+    assert_eq!(counts[0], counts[1]);
+    assert!((counts[0] as i64 - 800).abs() < 141, "{counts:?}");
+}
+
+#[test]
+fn a_closed_port_without_preflight_accounts_for_every_arrival() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut plan = quick(
+        &format!("http://127.0.0.1:{port}"),
+        "/health",
+        100.0,
+        Duration::from_secs(1),
+    );
+    plan.preflight = false;
+    let s = run(plan);
+    assert_eq!(s.scheduled, 100);
+    assert_eq!(s.requests + s.dropped, s.scheduled);
+    assert_eq!(
+        s.error_kinds.get("connect_refused").copied(),
+        Some(s.requests)
+    );
+    assert!(
+        !s.valid,
+        "a target that never answered makes the run not valid"
+    );
+    assert_eq!(s.exit_code, 3);
+}
+
+#[test]
+fn server_errors_are_counted_as_5xx() {
+    let target = demo(DemoConfig {
+        error_rate: 1.0,
+        ..DemoConfig::default()
+    });
+    let s = run(quick(
+        &target.base_url(),
+        "/health",
+        100.0,
+        Duration::from_secs(1),
+    ));
+    assert_eq!(s.requests, 100);
+    assert_eq!(s.successes, 0);
+    assert_eq!(s.error_kinds.get("http_5xx").copied(), Some(100));
+    assert_eq!(s.error_latency_us.count, 100);
+    assert_eq!(s.latency_us.count, 0, "SLA latency reads successes only");
+}
+
+#[test]
+fn a_target_slower_than_the_timeout_times_out_with_latency_at_the_timeout() {
+    let target = demo(DemoConfig {
+        latency: Duration::from_secs(3),
+        ..DemoConfig::default()
+    });
+    let mut plan = quick(&target.base_url(), "/health", 20.0, Duration::from_secs(1));
+    plan.preflight = false;
+    plan.limits.timeout = Duration::from_millis(300);
+    let s = run(plan);
+    assert_eq!(
+        s.error_kinds.get("request_timeout").copied(),
+        Some(20),
+        "{:?}",
+        s.error_kinds
+    );
+    // Latency of a timed-out arrival = the moment it timed out − its intended time: the
+    // 300 ms timeout plus dispatch lag and connection set-up, never less.
+    let p = &s.error_latency_us;
+    assert!(ms(p.p50) >= 300.0 && ms(p.max) < 1000.0, "{p:?}");
+}
