@@ -98,7 +98,7 @@ struct RunArgs {
 #[derive(Debug, Args, Clone)]
 struct DemoArgs {
     /// Demo target: base latency of every response.
-    #[arg(long = "demo-latency", value_parser = parse_duration, default_value = "1ms")]
+    #[arg(long = "demo-latency", value_parser = parse_duration, default_value = "0s")]
     latency: Duration,
     /// Demo target: extra uniform random delay in [0, JITTER].
     #[arg(long = "demo-jitter", value_parser = parse_duration, default_value = "0s")]
