@@ -9,8 +9,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use crate::check;
 use crate::demo::{DemoConfig, DemoTarget, Stall};
-use crate::plan::{Limits, Plan, Target};
+use crate::plan::{Plan, Target};
+use crate::plan_file::{self, Overrides};
 use crate::report;
 use crate::run::{self, Failure};
 use crate::schedule::ArrivalProcess;
@@ -29,9 +31,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Send requests at a fixed rate and report latency corrected for coordinated omission.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Validate test plans and print their schedules, mixes and criteria.
+    Check(CheckArgs),
     /// Serve the built-in demo target (the plant backend API) on loopback.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Plan files to check.
+    #[arg(required = true)]
+    plans: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -44,43 +55,55 @@ enum Arrivals {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Target URL, e.g. http://127.0.0.1:8001/health. Without it (or with a bare path such as
-    /// /api/v1/agents) the built-in demo target is started in-process on a free loopback port.
+    /// A TOML test plan. Without it, quick mode: --rate and --duration (and --url) describe the run.
+    plan: Option<PathBuf>,
+    /// Plan: base URL that replaces the plan's (as Locust's --host).
+    #[arg(long)]
+    host: Option<String>,
+    /// Plan: multiply every stage duration and settle time by F, rates unchanged (0.001 runs a
+    /// 24 h soak in about 86 s).
+    #[arg(long, value_name = "F")]
+    time_scale: Option<f64>,
+    /// Quick mode: target URL, e.g. http://127.0.0.1:8001/health. Without it (or with a bare
+    /// path such as /api/v1/agents) the built-in demo target is started in-process.
     #[arg(long)]
     url: Option<String>,
-    /// Arrivals per second.
-    #[arg(long)]
-    rate: f64,
-    /// How long the schedule runs: 500ms, 30s, 5m, 24h.
+    /// Quick mode: arrivals per second.
+    #[arg(long, allow_negative_numbers = true)]
+    rate: Option<f64>,
+    /// Quick mode: how long the schedule runs: 500ms, 30s, 5m, 24h.
     #[arg(long, value_parser = parse_duration)]
-    duration: Duration,
-    /// HTTP method.
-    #[arg(long, default_value = "GET")]
-    method: String,
-    /// Extra request header, 'Name: value' (repeatable).
+    duration: Option<Duration>,
+    /// Quick mode: HTTP method [default: GET].
+    #[arg(long)]
+    method: Option<String>,
+    /// Quick mode: extra request header, 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
-    /// Request body.
+    /// Quick mode: request body.
     #[arg(long)]
     body: Option<String>,
-    /// Most connections open at once; an arrival that finds none free waits (queue wait).
-    #[arg(long, default_value_t = Limits::default().connections)]
-    connections: usize,
-    /// Most arrivals in flight at once; arrivals beyond it are dropped (and reported).
-    #[arg(long, default_value_t = Limits::default().max_in_flight)]
-    max_in_flight: usize,
-    /// Request timeout, from when the request is sent; also bounds connecting and the drain.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    timeout: Duration,
-    /// Worker threads; arrivals are sharded across them by index.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Arrival process.
-    #[arg(long, value_enum, default_value_t = Arrivals::Uniform)]
-    arrivals: Arrivals,
-    /// Seed for Poisson gaps (and, in plans, the request mix and template values).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Quick mode: arrival process [default: uniform].
+    #[arg(long, value_enum)]
+    arrivals: Option<Arrivals>,
+    /// Most connections open at once; an arrival that finds none free waits (queue wait)
+    /// [default: 100, or the plan's].
+    #[arg(long)]
+    connections: Option<usize>,
+    /// Most arrivals in flight at once; arrivals beyond it are dropped (and reported)
+    /// [default: 10000, or the plan's].
+    #[arg(long)]
+    max_in_flight: Option<usize>,
+    /// Request timeout, from when the request is sent; also bounds connecting and the drain
+    /// [default: 30s, or the plan's].
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Worker threads; arrivals are sharded across them by index [default: 1, or the plan's].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Seed for Poisson gaps, the request mix and template values [default: 1, or the plan's].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Skip the request sent before the schedule starts to check that the target answers.
     #[arg(long)]
     no_preflight: bool,
@@ -150,7 +173,8 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Run(args) => run_command(args),
+        Command::Run(args) => run_command(*args),
+        Command::Check(args) => Ok(check_command(args)),
         Command::Serve(args) => serve_command(args),
     };
     match result {
@@ -167,22 +191,27 @@ fn usage(msg: impl Into<String>) -> Failure {
 }
 
 fn run_command(args: RunArgs) -> Result<i32, Failure> {
-    let (plan, demo) = quick_plan(&args)?;
+    let (mut plan, demo) = match &args.plan {
+        Some(path) => plan_from_file(path, &args)?,
+        None => quick_plan(&args)?,
+    };
+    apply_limits(&mut plan, &args)?;
+    if let Some(p) = &args.json {
+        // Refused before the demo target starts, not only before the first request.
+        report::check_writable(p).map_err(Failure::Usage)?;
+    }
     // The demo target lives as long as the run; dropping it stops it.
     let _demo = match demo {
         Some(config) => {
             let target = DemoTarget::start(config)
                 .map_err(|e| Failure::NotValid(format!("could not start the demo target: {e}")))?;
             eprintln!("demo target listening on {}", target.base_url());
+            plan.target.port = target.addr().port();
+            plan.target.authority = target.addr().to_string();
             Some(target)
         }
         None => None,
     };
-    let mut plan = plan;
-    if let Some(t) = &_demo {
-        plan.target.port = t.addr().port();
-        plan.target.authority = t.addr().to_string();
-    }
     let options = run::Options {
         json: args.json.clone(),
         quiet: args.quiet,
@@ -193,6 +222,94 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
         eprintln!("JSON summary written to {}", p.display());
     }
     Ok(summary.exit_code)
+}
+
+fn check_command(args: CheckArgs) -> i32 {
+    let mut code = 0;
+    for path in &args.plans {
+        match plan_file::load(path, &Overrides::default()) {
+            Ok(loaded) => {
+                println!("{}: ok", path.display());
+                println!("{}", check::describe(&loaded.plan, loaded.has_target));
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                code = 2;
+            }
+        }
+    }
+    code
+}
+
+/// plan_from_file loads a plan; quick-mode flags are refused so nothing is silently ignored.
+fn plan_from_file(
+    path: &std::path::Path,
+    args: &RunArgs,
+) -> Result<(Plan, Option<DemoConfig>), Failure> {
+    let quick_only = [
+        ("--url", args.url.is_some()),
+        ("--rate", args.rate.is_some()),
+        ("--duration", args.duration.is_some()),
+        ("--method", args.method.is_some()),
+        ("-H/--header", !args.headers.is_empty()),
+        ("--body", args.body.is_some()),
+        ("--arrivals", args.arrivals.is_some()),
+    ];
+    if let Some((flag, _)) = quick_only.iter().find(|(_, given)| *given) {
+        return Err(usage(format!(
+            "{flag} is a quick-mode flag; with a plan file, set it in {} (or use --host for the base URL)",
+            path.display()
+        )));
+    }
+    let overrides = Overrides {
+        host: args.host.clone(),
+        time_scale: args.time_scale,
+        seed: args.seed,
+    };
+    let loaded = plan_file::load(path, &overrides).map_err(|e| usage(e.to_string()))?;
+    let demo = if loaded.has_target {
+        if args.demo.given() {
+            return Err(usage(
+                "--demo-* flags shape the built-in demo target; this plan has a target (base_url or --host)",
+            ));
+        }
+        None
+    } else {
+        Some(args.demo.config(loaded.plan.seed)?)
+    };
+    Ok((loaded.plan, demo))
+}
+
+/// apply_limits lets flags override a plan's connection limits, timeout, threads and preflight.
+fn apply_limits(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
+    if let Some(n) = args.connections {
+        if n == 0 {
+            return Err(usage("--connections must be at least 1"));
+        }
+        plan.limits.connections = n;
+    }
+    if let Some(n) = args.max_in_flight {
+        if n == 0 {
+            return Err(usage("--max-in-flight must be at least 1"));
+        }
+        plan.limits.max_in_flight = n;
+    }
+    if let Some(t) = args.timeout {
+        if t.is_zero() {
+            return Err(usage("--timeout must be longer than zero, e.g. 10s"));
+        }
+        plan.limits.timeout = t;
+    }
+    if let Some(n) = args.threads {
+        if n == 0 || n > 1024 {
+            return Err(usage("--threads must be between 1 and 1024"));
+        }
+        plan.threads = n;
+    }
+    if args.no_preflight {
+        plan.preflight = false;
+    }
+    Ok(())
 }
 
 /// interrupted completes at the first Ctrl-C or SIGTERM; a second one exits at once.
@@ -216,29 +333,32 @@ async fn signal() {
 /// quick_plan turns quick-mode flags into a one-scenario, one-stage, one-request plan, and the
 /// demo target's settings when no URL was given.
 fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
-    if !(args.rate.is_finite() && args.rate > 0.0) {
+    for (flag, given) in [
+        ("--host", args.host.is_some()),
+        ("--time-scale", args.time_scale.is_some()),
+    ] {
+        if given {
+            return Err(usage(format!(
+                "{flag} applies to plan files; in quick mode use --url and --duration"
+            )));
+        }
+    }
+    let (Some(rate), Some(duration)) = (args.rate, args.duration) else {
+        return Err(usage(
+            "quick mode needs --rate and --duration (e.g. --rate 100 --duration 30s), or give a plan file: metronome run plans/smoke.toml",
+        ));
+    };
+    if !(rate.is_finite() && rate > 0.0) {
         return Err(usage(format!(
-            "--rate {} must be a positive number of arrivals per second",
-            args.rate
+            "--rate {rate} must be a positive number of arrivals per second"
         )));
     }
-    if args.duration.is_zero() {
+    if duration.is_zero() {
         return Err(usage("--duration must be longer than zero, e.g. 30s"));
     }
-    if args.connections == 0 {
-        return Err(usage("--connections must be at least 1"));
-    }
-    if args.max_in_flight == 0 {
-        return Err(usage("--max-in-flight must be at least 1"));
-    }
-    if args.timeout.is_zero() {
-        return Err(usage("--timeout must be longer than zero, e.g. 10s"));
-    }
-    if args.threads == 0 || args.threads > 1024 {
-        return Err(usage("--threads must be between 1 and 1024"));
-    }
-    let method = Method::from_bytes(args.method.as_bytes())
-        .map_err(|_| usage(format!("--method `{}` is not an HTTP method", args.method)))?;
+    let method_text = args.method.as_deref().unwrap_or("GET");
+    let method = Method::from_bytes(method_text.as_bytes())
+        .map_err(|_| usage(format!("--method `{method_text}` is not an HTTP method")))?;
     let mut headers = HeaderMap::new();
     for h in &args.headers {
         let (name, value) = h.split_once(':').ok_or_else(|| {
@@ -256,13 +376,9 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
             .map_err(|_| usage(format!("-H `{h}`: the value is not a valid header value")))?;
         headers.append(name, value);
     }
-    let demo_given = args.demo.stall.is_some()
-        || args.demo.concurrency.is_some()
-        || args.demo.error_rate != 0.0
-        || !args.demo.jitter.is_zero();
     let (target, path, demo) = match args.url.as_deref() {
         Some(url) if !url.starts_with('/') => {
-            if demo_given {
+            if args.demo.given() {
                 return Err(usage(
                     "--demo-* flags shape the built-in demo target; they do nothing with --url http://…",
                 ));
@@ -271,47 +387,54 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
             (t, p, None)
         }
         path => {
-            let d = &args.demo;
-            if !(0.0..=1.0).contains(&d.error_rate) {
-                return Err(usage(format!(
-                    "--demo-error-rate {} must be between 0 and 1",
-                    d.error_rate
-                )));
-            }
-            if d.concurrency == Some(0) {
-                return Err(usage("--demo-concurrency must be at least 1"));
-            }
-            let config = DemoConfig {
-                latency: d.latency,
-                jitter: d.jitter,
-                error_rate: d.error_rate,
-                stall: d.stall,
-                concurrency: d.concurrency,
-                seed: args.seed,
-            };
             // The port is filled in once the demo target is listening.
             let (t, _) = Target::parse("http://127.0.0.1:1").map_err(Failure::Usage)?;
+            let config = args.demo.config(args.seed.unwrap_or(1))?;
             (t, path.unwrap_or("/health").to_string(), Some(config))
         }
     };
-    let mut plan = Plan::quick(target, method, &path, args.rate, args.duration);
+    let mut plan = Plan::quick(target, method, &path, rate, duration);
     let scenario = &mut plan.scenarios[0];
     scenario.requests[0].headers = headers;
     scenario.requests[0].body = Template::literal(args.body.as_deref().unwrap_or_default());
-    scenario.arrivals = match args.arrivals {
+    scenario.arrivals = match args.arrivals.unwrap_or(Arrivals::Uniform) {
         Arrivals::Uniform => ArrivalProcess::Uniform,
         Arrivals::Poisson => ArrivalProcess::Poisson,
     };
-    plan.limits = Limits {
-        connections: args.connections,
-        max_in_flight: args.max_in_flight,
-        timeout: args.timeout,
-        ..Limits::default()
-    };
-    plan.seed = args.seed;
-    plan.threads = args.threads;
-    plan.preflight = !args.no_preflight;
+    plan.seed = args.seed.unwrap_or(1);
     Ok((plan, demo))
+}
+
+impl DemoArgs {
+    /// given says whether any demo flag differs from its default.
+    fn given(&self) -> bool {
+        self.stall.is_some()
+            || self.concurrency.is_some()
+            || self.error_rate != 0.0
+            || !self.jitter.is_zero()
+            || !self.latency.is_zero()
+    }
+
+    /// config validates the flags into the demo target's settings.
+    fn config(&self, seed: u64) -> Result<DemoConfig, Failure> {
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            return Err(usage(format!(
+                "--demo-error-rate {} must be between 0 and 1",
+                self.error_rate
+            )));
+        }
+        if self.concurrency == Some(0) {
+            return Err(usage("--demo-concurrency must be at least 1"));
+        }
+        Ok(DemoConfig {
+            latency: self.latency,
+            jitter: self.jitter,
+            error_rate: self.error_rate,
+            stall: self.stall,
+            concurrency: self.concurrency,
+            seed,
+        })
+    }
 }
 
 fn serve_command(args: ServeArgs) -> Result<i32, Failure> {

@@ -10,14 +10,17 @@
 //! - [`engine`]: worker threads that pace arrivals, own connections, and issue requests.
 //! - [`record`]: the histograms and counters workers fill; [`recorder`] merges their handovers.
 //! - [`summary`]: results and verdicts, built once; [`report`] writes them (terminal, JSON).
+//! - [`plan_file`]: TOML test plans read into a [`plan::Plan`]; [`check`] describes a plan.
 //! - [`run`]: one run from preflight to summary; [`cli`]: the command line.
 //! - [`demo`]: the built-in demo target (the plant backend API).
 
+pub mod check;
 pub mod cli;
 pub mod demo;
 pub mod draw;
 pub mod engine;
 pub mod plan;
+pub mod plan_file;
 pub mod record;
 pub mod recorder;
 pub mod report;

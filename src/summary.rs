@@ -57,12 +57,26 @@ impl Percentiles {
 }
 
 /// Verdict is a criterion's outcome; only `Failed` sets a failing exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Passed,
     Warned,
     Failed,
+}
+
+impl Verdict {
+    /// judge compares a figure with the bound above which it warns and the bound above which it
+    /// fails.
+    pub fn judge(value: f64, warn_above: Option<f64>, fail_above: Option<f64>) -> Verdict {
+        if fail_above.is_some_and(|f| value > f) {
+            Verdict::Failed
+        } else if warn_above.is_some_and(|w| value > w) {
+            Verdict::Warned
+        } else {
+            Verdict::Passed
+        }
+    }
 }
 
 /// Criterion is one judged rule with the figure that decided it.
@@ -73,6 +87,12 @@ pub struct Criterion {
     pub detail: String,
     /// True when failing this criterion makes the run not valid (exit 3) rather than failed.
     pub validity: bool,
+    /// The scenario it judges, for criteria of a stage.
+    pub scenario: Option<String>,
+    /// The stage it judges, for criteria of a stage.
+    pub stage: Option<String>,
+    /// The request name it judges, for SLA criteria.
+    pub request: Option<String>,
 }
 
 /// ByName holds the results of one (scenario, request name).
@@ -91,6 +111,8 @@ pub struct ByName {
     pub latency_us: Percentiles,
     pub service_time_us: Percentiles,
     pub error_latency_us: Percentiles,
+    /// The worst verdict of this request's SLA criteria over all stages (null when not judged).
+    pub sla_verdict: Option<Verdict>,
 }
 
 /// ByStage holds the results of one stage of one scenario.
@@ -230,6 +252,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
                 latency_us: Percentiles::of(&c.latency),
                 service_time_us: Percentiles::of(&c.service_time),
                 error_latency_us: Percentiles::of(&c.error_latency),
+                sla_verdict: None,
             });
         }
         for (k, stage) in scenario.stages.iter().enumerate() {
@@ -275,7 +298,18 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
     } else {
         on_time as f64 / engine.scheduled as f64
     };
-    let criteria = engine_criteria(rec, &engine, &all, on_time_share, facts);
+    let mut criteria = engine_criteria(rec, &engine, &all, on_time_share, facts);
+    criteria.extend(plan_criteria(plan, totals));
+    for n in &mut by_name {
+        n.sla_verdict = criteria
+            .iter()
+            .filter(|c| {
+                c.request.as_deref() == Some(n.name.as_str())
+                    && c.scenario.as_deref() == Some(n.scenario.as_str())
+            })
+            .map(|c| c.verdict)
+            .max();
+    }
     let valid = !criteria
         .iter()
         .any(|c| c.validity && c.verdict == Verdict::Failed);
@@ -367,7 +401,131 @@ fn criterion(name: &str, verdict: Verdict, detail: String, validity: bool) -> Cr
         verdict,
         detail,
         validity,
+        scenario: None,
+        stage: None,
+        request: None,
     }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+/// plan_criteria judges every stage by its criteria, its settle time left out: error rate,
+/// each request's percentiles against its SLA class, dropped arrivals.
+fn plan_criteria(plan: &Plan, totals: &Recording) -> Vec<Criterion> {
+    use crate::units::format_us;
+    let mut out = Vec::new();
+    for (si, scenario) in plan.scenarios.iter().enumerate() {
+        for (k, stage) in scenario.stages.iter().enumerate() {
+            let Some(rules) = scenario.criteria.get(k) else {
+                continue;
+            };
+            let at = |name: String, verdict, detail, request: Option<&str>| Criterion {
+                name,
+                verdict,
+                detail,
+                validity: false,
+                scenario: Some(scenario.name.clone()),
+                stage: Some(stage.name.clone()),
+                request: request.map(str::to_string),
+            };
+            let (engine, cells) = stage_totals(totals, si, k, false);
+            let requests = cells.requests();
+            if (rules.warn_error_rate.is_some() || rules.max_error_rate.is_some()) && requests > 0 {
+                let errors = cells.errors.total();
+                let rate = errors as f64 / requests as f64;
+                let bounds: Vec<String> = [
+                    ("warn above", rules.warn_error_rate),
+                    ("fail above", rules.max_error_rate),
+                ]
+                .iter()
+                .filter_map(|(w, b)| b.map(|b| format!("{w} {}", percent(b))))
+                .collect();
+                out.push(at(
+                    format!("{}/{}: error rate", scenario.name, stage.name),
+                    Verdict::judge(rate, rules.warn_error_rate, rules.max_error_rate),
+                    format!(
+                        "{} errors ({errors} of {requests}); {}",
+                        percent(rate),
+                        bounds.join(", ")
+                    ),
+                    None,
+                ));
+            }
+            if let Some(max) = rules.max_dropped {
+                out.push(at(
+                    format!("{}/{}: dropped", scenario.name, stage.name),
+                    if engine.dropped > max {
+                        Verdict::Failed
+                    } else {
+                        Verdict::Passed
+                    },
+                    format!("{} arrivals dropped; at most {max} allowed", engine.dropped),
+                    None,
+                ));
+            }
+            for (ri, spec) in scenario.requests.iter().enumerate() {
+                let Some(class_name) = &spec.sla_class else {
+                    continue;
+                };
+                let Some(class) = plan.sla_classes.get(class_name) else {
+                    continue;
+                };
+                let cell = totals.cell(si, ri, slot(k, false));
+                if cell.requests() == 0 {
+                    continue;
+                }
+                for &q in &rules.sla_percentiles {
+                    let Some(target) = class.target(q) else {
+                        continue;
+                    };
+                    let target_us = target.as_micros() as u64;
+                    let name = format!(
+                        "{}/{}/{}: {} ≤ {} ({class_name})",
+                        scenario.name,
+                        stage.name,
+                        spec.name,
+                        q.name(),
+                        format_us(target_us)
+                    );
+                    let latency = cell.latency.histogram();
+                    if latency.is_empty() {
+                        out.push(at(
+                            name,
+                            Verdict::Warned,
+                            format!(
+                                "no successful response among {} requests to judge",
+                                cell.requests()
+                            ),
+                            Some(&spec.name),
+                        ));
+                        continue;
+                    }
+                    let value = latency.value_at_quantile(q.value());
+                    let t = target_us as f64;
+                    out.push(at(
+                        name,
+                        Verdict::judge(
+                            value as f64,
+                            Some(t),
+                            Some(t * (1.0 + rules.sla_fail_over)),
+                        ),
+                        format!(
+                            "{} {} over {} successful responses; warn above {}, fail above {}",
+                            q.name(),
+                            format_us(value),
+                            latency.len(),
+                            format_us(target_us),
+                            format_us((t * (1.0 + rules.sla_fail_over)) as u64)
+                        ),
+                        Some(&spec.name),
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// engine_criteria judges the run itself: did the engine keep its schedule, did the target

@@ -115,18 +115,29 @@ pub fn render(s: &Summary) -> String {
             s.dropped
         );
     }
-    if s.by_name.len() > 1 {
+    if s.by_name.len() > 1 || s.by_name.iter().any(|n| n.sla_class.is_some()) {
         let _ = writeln!(w);
         let _ = writeln!(
             w,
-            "  {:<28}{:>8}{:>9}{:>7}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}  svc p99",
-            "scenario/name", "count", "rate", "errors", "p50", "p90", "p95", "p99", "p99.9", "max"
+            "  {:<28}{:>8}{:>9}{:>7}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}  {:<9}{:<14}SLA",
+            "scenario/name",
+            "count",
+            "rate",
+            "errors",
+            "p50",
+            "p90",
+            "p95",
+            "p99",
+            "p99.9",
+            "max",
+            "svc p99",
+            "SLA class",
         );
         for n in &s.by_name {
             let l = &n.latency_us;
             let _ = writeln!(
                 w,
-                "  {:<28}{:>8}{:>9.1}{:>7}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}  {}",
+                "  {:<28}{:>8}{:>9.1}{:>7}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}  {:<9}{:<14}{}",
                 format!("{}/{}", n.scenario, n.name),
                 n.requests,
                 n.rate,
@@ -137,7 +148,9 @@ pub fn render(s: &Summary) -> String {
                 cell(l.p99),
                 cell(l.p99_9),
                 cell(l.max),
-                cell(n.service_time_us.p99)
+                cell(n.service_time_us.p99),
+                n.sla_class.as_deref().unwrap_or("-"),
+                n.sla_verdict.map_or("-", verdict_word)
             );
         }
     }
@@ -180,8 +193,21 @@ pub fn render(s: &Summary) -> String {
         );
     }
     let _ = writeln!(w);
+    // The run's own criteria always show; a plan's many per-stage criteria show when they did
+    // not pass, and the rest are counted (the JSON has every one).
+    let mut quiet_passes = 0;
     for c in &s.criteria {
+        if c.stage.is_some() && c.verdict == Verdict::Passed {
+            quiet_passes += 1;
+            continue;
+        }
         let _ = writeln!(w, "  {}  {}: {}", verdict_word(c.verdict), c.name, c.detail);
+    }
+    if quiet_passes > 0 {
+        let _ = writeln!(
+            w,
+            "  PASS  {quiet_passes} more stage criteria (error rates, SLA percentiles, dropped)"
+        );
     }
     let _ = writeln!(w);
     let failed: Vec<&str> = s

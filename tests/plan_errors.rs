@@ -1,0 +1,777 @@
+//! Broken plans, and the errors they must produce: the right line (and column where it matters)
+//! and words that say what is wrong or how to fix it.
+
+use std::path::Path;
+
+use metronome::plan_file::{Overrides, PlanError, load, parse};
+
+/// Case is one broken plan.
+struct Case {
+    /// What the row checks.
+    what: &'static str,
+    /// The plan text; line 1 is the first line.
+    toml: &'static str,
+    /// Expected 1-based line of the error.
+    line: usize,
+    /// Expected 1-based column, where it is meaningful.
+    column: Option<usize>,
+    /// Text the error's message or help must contain.
+    contains: &'static str,
+}
+
+const fn case(
+    what: &'static str,
+    toml: &'static str,
+    line: usize,
+    column: Option<usize>,
+    contains: &'static str,
+) -> Case {
+    Case {
+        what,
+        toml,
+        line,
+        column,
+        contains,
+    }
+}
+
+/// The variable set by the env rows is never set; the name is unique to this test.
+const CASES: &[Case] = &[
+    case(
+        "TOML syntax error",
+        r#"[[stage]]
+name = "s"
+duration = 30s
+rate = 1
+"#,
+        3,
+        None,
+        "toml.io",
+    ),
+    case(
+        "unknown field names the allowed ones",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rat = 5
+"#,
+        4,
+        Some(1),
+        "unknown field `rat`, expected one of `name`, `duration`, `rate`",
+    ),
+    case(
+        "unknown field in an inline criteria table",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+criteria = { max_drop = 0 }
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        5,
+        Some(14),
+        "unknown field `max_drop`",
+    ),
+    case(
+        "bad duration",
+        r#"[[stage]]
+name = "s"
+duration = "10 parsecs"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        3,
+        Some(12),
+        "write it like 500ms, 30s, 5m or 24h",
+    ),
+    case(
+        "zero duration",
+        r#"[[stage]]
+name = "s"
+duration = "0s"
+rate = 1
+"#,
+        3,
+        Some(12),
+        "longer than zero",
+    ),
+    case(
+        "negative rate",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = -5
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        4,
+        Some(8),
+        "`rate` is -5; it must be a finite number",
+    ),
+    case(
+        "non-finite ramp",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+from = 0
+to = inf
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        5,
+        Some(6),
+        "`to` is inf",
+    ),
+    case(
+        "negative users",
+        r#"user_rate = 0.5
+[[stage]]
+name = "s"
+duration = "1s"
+users = -2
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        5,
+        Some(9),
+        "`users` is -2",
+    ),
+    case(
+        "a stage with no rate form",
+        r#"[[request]]
+name = "r"
+path = "/"
+
+[[stage]]
+name = "idle"
+duration = "1s"
+"#,
+        5,
+        Some(1),
+        "stage `idle` sets no rate",
+    ),
+    case(
+        "a stage with two rate forms",
+        r#"user_rate = 1
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 10
+users = 5
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        6,
+        Some(9),
+        "sets its load twice: `rate` and `users`",
+    ),
+    case(
+        "a ramp with only one end",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+from = 0
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        4,
+        Some(8),
+        "has `from` but no `to`",
+    ),
+    case(
+        "users without user_rate",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+from_users = 0
+to_users = 10
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        4,
+        Some(14),
+        "add user_rate = 0.67",
+    ),
+    case(
+        "all weights zero",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+weight = 0
+
+[[request]]
+name = "b"
+path = "/b"
+weight = 0
+"#,
+        9,
+        Some(10),
+        "every request weight in scenario `main` is zero",
+    ),
+    case(
+        "negative weight",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+weight = -1
+"#,
+        9,
+        Some(10),
+        "weight -1 must be between 0",
+    ),
+    case(
+        "an SLA class that does not exist lists the classes",
+        r#"[sla.health]
+p95 = "100ms"
+
+[sla.read_light]
+p95 = "300ms"
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+sla = "read_heavy"
+"#,
+        15,
+        Some(7),
+        "the classes are: health, read_light",
+    ),
+    case(
+        "an undefined template variable lists the declared ones",
+        r#"[vars]
+industry = ["retail", "healthcare"]
+agent_id = { range = [1, 500] }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/agents/{agnet_id}"
+"#,
+        12,
+        // The `{` inside the string: `path = "` is 8 characters, then `/agents/`.
+        Some(17),
+        "declared: industry, agent_id",
+    ),
+    case(
+        "a JSON body with single braces",
+        r#"[vars]
+seq = "sequence"
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+method = "POST"
+path = "/goals"
+body = '{"title": "goal {seq}"}'
+"#,
+        13,
+        Some(9),
+        "write `{{` and `}}` for literal braces",
+    ),
+    case(
+        "two requests with one name",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+
+[[request]]
+name = "a"
+path = "/b"
+"#,
+        11,
+        Some(8),
+        "two requests named `a`",
+    ),
+    case(
+        "two stages with one name",
+        r#"[[scenario]]
+name = "journey"
+
+[[scenario.stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[scenario.stage]]
+name = "s"
+duration = "1s"
+rate = 2
+
+[[scenario.request]]
+name = "a"
+path = "/a"
+"#,
+        10,
+        Some(8),
+        "scenario `journey` has two stages named `s`",
+    ),
+    case(
+        "two scenarios with one name",
+        r#"[[scenario]]
+name = "x"
+[[scenario.stage]]
+name = "s"
+duration = "1s"
+rate = 1
+[[scenario.request]]
+name = "a"
+path = "/a"
+
+[[scenario]]
+name = "x"
+"#,
+        12,
+        Some(8),
+        "two scenarios are named `x`",
+    ),
+    case(
+        "a scenario with no stages",
+        r#"[[scenario]]
+name = "health"
+
+[[scenario.request]]
+name = "a"
+path = "/a"
+"#,
+        1,
+        Some(1),
+        "add a [[scenario.stage]]",
+    ),
+    case(
+        "a scenario with no requests",
+        r#"[[scenario]]
+name = "health"
+
+[[scenario.stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        1,
+        Some(1),
+        "scenario `health` has no requests",
+    ),
+    case(
+        "a plan with nothing to run",
+        r#"seed = 3
+"#,
+        1,
+        Some(1),
+        "no scenario",
+    ),
+    case(
+        "top-level stages mixed with scenarios",
+        r#"[[scenario]]
+name = "x"
+[[scenario.stage]]
+name = "s"
+duration = "1s"
+rate = 1
+[[scenario.request]]
+name = "a"
+path = "/a"
+
+[[stage]]
+name = "t"
+duration = "1s"
+rate = 1
+"#,
+        11,
+        Some(1),
+        "cannot be mixed with [[scenario]]",
+    ),
+    case(
+        "bad method",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+method = "FE TCH"
+path = "/a"
+"#,
+        8,
+        Some(10),
+        "`FE TCH` is not an HTTP method",
+    ),
+    case(
+        "lower-case method",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+method = "post"
+path = "/a"
+"#,
+        8,
+        Some(10),
+        "method = \"POST\"",
+    ),
+    case(
+        "path without a leading slash",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "api/v1/agents"
+"#,
+        8,
+        Some(8),
+        "does not start with `/`",
+    ),
+    case(
+        "missing path",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+"#,
+        6,
+        Some(1),
+        "missing field `path`",
+    ),
+    case(
+        "settle as long as the stage",
+        r#"[[stage]]
+name = "s"
+duration = "30s"
+rate = 1
+settle = "30s"
+
+[[request]]
+name = "a"
+path = "/a"
+"#,
+        5,
+        Some(10),
+        "settle 30s is not shorter than its duration 30s",
+    ),
+    case(
+        "error rate above 1",
+        r#"[criteria]
+error_rate = { warn = 1, fail = 5 }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+"#,
+        2,
+        Some(33),
+        "error_rate.fail 5 is not a fraction between 0 and 1",
+    ),
+    case(
+        "warn above fail once criteria are resolved",
+        r#"[criteria]
+error_rate = { fail = 0.05 }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+criteria = { error_rate = { warn = 0.1 } }
+
+[[request]]
+name = "a"
+path = "/a"
+"#,
+        8,
+        Some(36),
+        "error_rate.warn 0.1 is above error_rate.fail 0.05 (the fail is set on line 2)",
+    ),
+    case(
+        "an SLA percentile classes do not set",
+        r#"[criteria]
+sla = ["p95", "p90"]
+"#,
+        2,
+        Some(15),
+        "`p90` is not a percentile",
+    ),
+    case(
+        "unset environment variable in a header",
+        r#"[target]
+headers = { Authorization = "Bearer ${env:METRONOME_TEST_SURELY_UNSET_VAR}" }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+"#,
+        2,
+        // At the `${` inside the value.
+        Some(37),
+        "environment variable METRONOME_TEST_SURELY_UNSET_VAR is not set",
+    ),
+    case(
+        "a reference that is not ${env:…}",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+headers = { "X-Token" = "${ENV:TOKEN}" }
+"#,
+        9,
+        Some(26),
+        "write ${env:NAME}",
+    ),
+    case(
+        "invalid header name",
+        r#"[target]
+headers = { "Bad Header" = "x" }
+"#,
+        2,
+        Some(13),
+        "`Bad Header` is not a valid header name",
+    ),
+    case(
+        "bad base_url",
+        r#"[target]
+base_url = "127.0.0.1:8001"
+"#,
+        2,
+        Some(12),
+        "write it like http://127.0.0.1:8001",
+    ),
+    case(
+        "https base_url",
+        r#"[target]
+base_url = "https://example.com"
+"#,
+        2,
+        Some(12),
+        "https is not supported yet",
+    ),
+    case(
+        "bad arrivals",
+        r#"arrivals = "bursty"
+"#,
+        1,
+        Some(12),
+        "write arrivals = \"uniform\"",
+    ),
+    case(
+        "zero user_rate",
+        r#"user_rate = 0
+"#,
+        1,
+        Some(13),
+        "user_rate is 0; it must be a finite number above zero",
+    ),
+    case(
+        "empty list variable",
+        r#"[vars]
+industry = []
+"#,
+        2,
+        Some(12),
+        "variable `industry` is an empty list",
+    ),
+    case(
+        "reversed range",
+        r#"[vars]
+agent_id = { range = [500, 1] }
+"#,
+        2,
+        Some(12),
+        "the range [500, 1] is empty",
+    ),
+    case(
+        "unknown variable source",
+        r#"[vars]
+seq = "sequense"
+"#,
+        2,
+        Some(7),
+        "\"sequence\"",
+    ),
+    case(
+        "SLA class with no target",
+        r#"[sla.health]
+"#,
+        1,
+        Some(1),
+        "SLA class `health` sets no target",
+    ),
+    case(
+        "threads out of range",
+        r#"threads = 0
+"#,
+        1,
+        Some(11),
+        "threads 0 must be between 1 and 1024",
+    ),
+];
+
+fn broken(text: &str, overrides: &Overrides) -> PlanError {
+    match parse(text, Path::new("broken.toml"), overrides) {
+        Ok(_) => panic!("this plan should not parse:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn broken_plans_point_at_the_mistake() {
+    let mut failures = Vec::new();
+    for c in CASES {
+        let e = broken(c.toml, &Overrides::default());
+        let shown = e.to_string();
+        let mut wrong = Vec::new();
+        if e.line != c.line {
+            wrong.push(format!("line {} (want {})", e.line, c.line));
+        }
+        if let Some(col) = c.column
+            && e.column != col
+        {
+            wrong.push(format!("column {} (want {col})", e.column));
+        }
+        if !shown.starts_with(&format!("broken.toml:{}:", c.line)) {
+            wrong.push("does not start with broken.toml:LINE:".into());
+        }
+        if !e.message.contains(c.contains) && !e.help.contains(c.contains) {
+            wrong.push(format!("says nothing of {:?}", c.contains));
+        }
+        if e.help.is_empty() {
+            wrong.push("has no help".into());
+        }
+        if e.line > 0 && !shown.contains("\n  | ") {
+            wrong.push("does not show the source line".into());
+        }
+        if !wrong.is_empty() {
+            failures.push(format!("{}: {}\n{shown}", c.what, wrong.join(", ")));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_caret_sits_under_the_offending_value() {
+    let e = broken(CASES[5].toml, &Overrides::default());
+    assert_eq!(
+        e.to_string(),
+        "broken.toml:4:8: `rate` is -5; it must be a finite number, zero or more\n\
+         \x20 | rate = -5\n\
+         \x20 |        ^\n\
+         \x20 = help: write a plain number such as rate = 100"
+    );
+}
+
+const VALID: &str = r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "a"
+path = "/a"
+"#;
+
+#[test]
+fn bad_flags_name_the_flag_not_a_line() {
+    let host = broken(
+        VALID,
+        &Overrides {
+            host: Some("localhost:8001".into()),
+            ..Overrides::default()
+        },
+    );
+    assert_eq!((host.line, host.column), (0, 0));
+    assert!(
+        host.to_string().starts_with("broken.toml:0:0: --host: "),
+        "{host}"
+    );
+    assert!(!host.to_string().contains("\n  | "), "{host}");
+    for f in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let scale = broken(
+            VALID,
+            &Overrides {
+                time_scale: Some(f),
+                ..Overrides::default()
+            },
+        );
+        assert_eq!(scale.line, 0);
+        assert!(scale.message.contains("--time-scale"), "{scale}");
+    }
+    assert!(parse(VALID, Path::new("ok.toml"), &Overrides::default()).is_ok());
+}
+
+#[test]
+fn an_unreadable_file_is_a_plan_error() {
+    let path = Path::new("/nonexistent/metronome/plan.toml");
+    let e = load(path, &Overrides::default()).unwrap_err();
+    assert_eq!((e.line, e.column), (0, 0));
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/metronome/plan.toml:0:0: cannot read the plan file"),
+        "{e}"
+    );
+}
