@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 use crate::record::{Cell, ErrorCounts, ErrorKind, Hist, Recording, StageCell, slot};
@@ -23,7 +23,7 @@ pub const LAG_BOUND: Duration = Duration::from_millis(10);
 pub const MIN_ON_TIME_SHARE: f64 = 0.99;
 
 /// Percentiles summarises one histogram, in microseconds; null when it holds no value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub p50: Option<u64>,
     pub p90: Option<u64>,
@@ -57,7 +57,7 @@ impl Percentiles {
 }
 
 /// Verdict is a criterion's outcome; only `Failed` sets a failing exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Passed,
@@ -80,7 +80,7 @@ impl Verdict {
 }
 
 /// Criterion is one judged rule with the figure that decided it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Criterion {
     pub name: String,
     pub verdict: Verdict,
@@ -96,7 +96,7 @@ pub struct Criterion {
 }
 
 /// ByName holds the results of one (scenario, request name).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ByName {
     pub scenario: String,
     pub name: String,
@@ -105,7 +105,7 @@ pub struct ByName {
     pub sla_class: Option<String>,
     pub requests: u64,
     pub errors: u64,
-    pub error_kinds: BTreeMap<&'static str, u64>,
+    pub error_kinds: BTreeMap<String, u64>,
     pub rate: f64,
     pub bytes_received: u64,
     pub latency_us: Percentiles,
@@ -116,7 +116,7 @@ pub struct ByName {
 }
 
 /// ByStage holds the results of one stage of one scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ByStage {
     pub scenario: String,
     pub name: String,
@@ -136,10 +136,10 @@ pub struct ByStage {
 }
 
 /// Summary is everything a report shows about a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
-    pub schema: &'static str,
-    pub metronome_version: &'static str,
+    pub schema: String,
+    pub metronome_version: String,
     pub plan: String,
     pub target: String,
     pub seed: u64,
@@ -159,7 +159,7 @@ pub struct Summary {
     pub requests: u64,
     pub successes: u64,
     pub errors: u64,
-    pub error_kinds: BTreeMap<&'static str, u64>,
+    pub error_kinds: BTreeMap<String, u64>,
     pub dropped: u64,
     pub percentiles_are_lower_bounds: bool,
     pub connections_opened_before_start: usize,
@@ -194,11 +194,11 @@ pub struct RunFacts {
     pub connections_opened: usize,
 }
 
-fn error_kinds(e: &ErrorCounts) -> BTreeMap<&'static str, u64> {
+fn error_kinds(e: &ErrorCounts) -> BTreeMap<String, u64> {
     ErrorKind::ALL
         .iter()
         .filter(|&&k| e.get(k) > 0)
-        .map(|&k| (k.name(), e.get(k)))
+        .map(|&k| (k.name().to_string(), e.get(k)))
         .collect()
 }
 
@@ -323,8 +323,8 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
     };
     let requests = all.requests();
     Summary {
-        schema: SCHEMA,
-        metronome_version: env!("CARGO_PKG_VERSION"),
+        schema: SCHEMA.to_string(),
+        metronome_version: env!("CARGO_PKG_VERSION").to_string(),
         plan: plan.name.clone(),
         target: plan.target.url(),
         seed: plan.seed,
