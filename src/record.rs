@@ -160,6 +160,11 @@ impl Hist {
     pub fn count(&self) -> u64 {
         self.0.len()
     }
+
+    /// reset empties the histogram, keeping its memory.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
 }
 
 /// slot is the recording index of a stage's settle time (`settling`) or the rest of it: every
@@ -382,6 +387,26 @@ impl Recording {
             }
         }
         self.clamped += clamped;
+    }
+
+    /// reset empties every histogram and counter, keeping the memory for the next interval.
+    pub fn reset(&mut self) {
+        for c in &mut self.cells {
+            c.latency.reset();
+            c.service_time.reset();
+            c.error_latency.reset();
+            c.errors = ErrorCounts::default();
+            c.bytes = 0;
+        }
+        for s in &mut self.stages {
+            s.dispatch_lag.reset();
+            s.queue_wait.reset();
+            s.connect.reset();
+            s.scheduled = 0;
+            s.dropped = 0;
+            s.new_connections = 0;
+        }
+        self.clamped = 0;
     }
 
     /// merge adds another recording of the same layout.

@@ -29,6 +29,21 @@ pub struct Interval {
     pub in_flight: u64,
 }
 
+/// IntervalSink receives every closed interval: where per-second results are streamed (the
+/// HdrHistogram log, the history CSV), so memory stays flat however long the run.
+pub trait IntervalSink {
+    /// interval is called once per closed interval [start, end) with what it recorded, the run's
+    /// totals so far, and its counts.
+    fn interval(
+        &mut self,
+        start: Duration,
+        end: Duration,
+        interval: &Recording,
+        totals: &Recording,
+        counts: &Interval,
+    ) -> std::io::Result<()>;
+}
+
 /// Recorder holds the run's merged results.
 pub struct Recorder {
     /// Everything recorded so far.
@@ -36,8 +51,13 @@ pub struct Recorder {
     /// One entry per closed interval.
     pub intervals: Vec<Interval>,
     current: Interval,
+    /// What the current interval recorded, for the sink.
+    interval: Recording,
     in_flight: Vec<u64>,
     done: Vec<bool>,
+    sink: Option<Box<dyn IntervalSink>>,
+    /// The first error the sink returned; the run goes on, and it is reported at the end.
+    pub sink_error: Option<std::io::Error>,
 }
 
 /// UNRESPONSIVE_AFTER is how long the target may go without answering, while arrivals keep
@@ -52,12 +72,21 @@ impl Recorder {
     /// new makes a recorder for `workers` workers.
     pub fn new(layout: Arc<Layout>, workers: usize) -> Recorder {
         Recorder {
-            totals: Recording::new(layout),
+            totals: Recording::new(layout.clone()),
             intervals: Vec::new(),
             current: Interval::default(),
+            interval: Recording::new(layout),
             in_flight: vec![0; workers],
             done: vec![false; workers],
+            sink: None,
+            sink_error: None,
         }
+    }
+
+    /// with_sink streams every closed interval to `sink`.
+    pub fn with_sink(mut self, sink: Box<dyn IntervalSink>) -> Recorder {
+        self.sink = Some(sink);
+        self
     }
 
     /// absorb merges one handover.
@@ -72,6 +101,9 @@ impl Recorder {
         self.in_flight[h.worker] = h.in_flight;
         self.done[h.worker] |= h.last;
         self.totals.merge(&h.recording);
+        if self.sink.is_some() {
+            self.interval.merge(&h.recording);
+        }
     }
 
     /// close_interval ends the current second at `elapsed` and returns it.
@@ -79,6 +111,13 @@ impl Recorder {
         let mut closed = std::mem::take(&mut self.current);
         closed.end_s = elapsed.as_secs_f64();
         closed.in_flight = self.in_flight.iter().sum();
+        let start = Duration::from_secs_f64(self.intervals.last().map_or(0.0, |i| i.end_s));
+        if let Some(sink) = self.sink.as_mut() {
+            if let Err(e) = sink.interval(start, elapsed, &self.interval, &self.totals, &closed) {
+                self.sink_error.get_or_insert(e);
+            }
+            self.interval.reset();
+        }
         self.intervals.push(closed);
         self.intervals.last().unwrap()
     }

@@ -179,6 +179,8 @@ pub struct Summary {
     pub by_name: Vec<ByName>,
     pub by_stage: Vec<ByStage>,
     pub criteria: Vec<Criterion>,
+    /// The plan as run, as `metronome check` describes it (header values never included).
+    pub plan_description: String,
 }
 
 /// RunFacts are what the run knows beyond the recorder.
@@ -368,6 +370,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         by_name,
         by_stage,
         criteria,
+        plan_description: crate::check::describe(plan, true),
     }
 }
 

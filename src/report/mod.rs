@@ -2,6 +2,7 @@
 //! progress line, the recorder's running view). Reports know nothing of the engine.
 
 pub mod data;
+pub mod hlog;
 pub mod json;
 pub mod progress;
 pub mod terminal;
