@@ -13,7 +13,7 @@ use crate::check;
 use crate::demo::{DemoConfig, DemoTarget, Stall};
 use crate::plan::{Plan, Target};
 use crate::plan_file::{self, Overrides};
-use crate::report;
+use crate::report::{self, results};
 use crate::run::{self, Failure};
 use crate::schedule::ArrivalProcess;
 use crate::template::Template;
@@ -34,8 +34,27 @@ enum Command {
     Run(Box<RunArgs>),
     /// Validate test plans and print their schedules, mixes and criteria.
     Check(CheckArgs),
+    /// Render the HTML and CSV reports again from a run's saved results (--out DIR), without
+    /// running anything.
+    Report(ReportArgs),
     /// Serve the built-in demo target (the plant backend API) on loopback.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// A run's output directory (from --out), or its latency.hlog (summary.json beside it).
+    results: PathBuf,
+    /// Write the HTML report here [default: report.html in the results directory, when no
+    /// --csv is given].
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+    /// Write Locust-style CSV files with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    csv: Option<PathBuf>,
+    /// Another run's output directory: every figure stands beside the baseline's, with the change.
+    #[arg(long, value_name = "DIR")]
+    baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +129,16 @@ struct RunArgs {
     /// Write the JSON summary (schema metronome.summary.v1) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write every format into DIR (created if missing): summary.json, report.html, stats.csv,
+    /// stats_history.csv, failures.csv, latency.hlog, latency.hgrm.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write the HTML report to PATH.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+    /// Write Locust-style CSV files PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
+    #[arg(long, value_name = "PREFIX")]
+    csv: Option<PathBuf>,
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
@@ -175,6 +204,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(args) => run_command(*args),
         Command::Check(args) => Ok(check_command(args)),
+        Command::Report(args) => report_command(args),
         Command::Serve(args) => serve_command(args),
     };
     match result {
@@ -214,14 +244,100 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
     };
     let options = run::Options {
         json: args.json.clone(),
+        out_dir: args.out.clone(),
+        html: args.html.clone(),
+        csv_prefix: args.csv.clone(),
         quiet: args.quiet,
     };
     let summary = run::execute(plan, &options, interrupted())?;
     print!("{}", report::terminal::render(&summary));
-    if let Some(p) = &args.json {
-        eprintln!("JSON summary written to {}", p.display());
+    for (what, path) in [
+        ("JSON summary", &args.json),
+        ("results", &args.out),
+        ("HTML report", &args.html),
+    ] {
+        if let Some(p) = path {
+            eprintln!("{what} written to {}", p.display());
+        }
+    }
+    if let Some(p) = &args.csv {
+        eprintln!("CSV files written to {}_*.csv", p.display());
     }
     Ok(summary.exit_code)
+}
+
+fn report_command(args: ReportArgs) -> Result<i32, Failure> {
+    let dir = if args.results.is_dir() {
+        args.results.clone()
+    } else {
+        match args.results.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    };
+    let hlog_path = if args.results.is_dir() {
+        dir.join(results::HLOG)
+    } else {
+        args.results.clone()
+    };
+    let hlog = std::fs::read(&hlog_path).map_err(|e| {
+        usage(format!(
+            "cannot read {}: {e}; give a directory written by run --out, or its latency.hlog",
+            hlog_path.display()
+        ))
+    })?;
+    let summary_path = dir.join(results::SUMMARY_JSON);
+    let summary = std::fs::read(&summary_path)
+        .map_err(|e| {
+            usage(format!(
+                "cannot read {}: {e}; the summary must sit beside the interval log",
+                summary_path.display()
+            ))
+        })
+        .and_then(|b| {
+            serde_json::from_slice(&b).map_err(|e| {
+                usage(format!(
+                    "{} is not a metronome summary: {e}",
+                    summary_path.display()
+                ))
+            })
+        })?;
+    let data = results::build(summary, &hlog).map_err(usage)?;
+    let baseline = match &args.baseline {
+        Some(b) => Some(results::load(b).map_err(usage)?),
+        None => None,
+    };
+    let html = match (&args.html, &args.csv) {
+        (None, None) => Some(dir.join(results::REPORT_HTML)),
+        (h, _) => h.clone(),
+    };
+    for p in [
+        &html,
+        &args
+            .csv
+            .as_ref()
+            .map(|c| report::csv_path(c, results::STATS_CSV)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        report::check_writable(p).map_err(usage)?;
+    }
+    let targets = report::Targets {
+        out_dir: None,
+        html: html.clone(),
+        csv_prefix: args.csv.clone(),
+        history_from: Some(dir.join(results::HISTORY_CSV)),
+    };
+    report::write_reports(&data, baseline.as_ref(), &hlog, &targets)
+        .map_err(|e| Failure::NotValid(format!("could not write the reports: {e}")))?;
+    if let Some(h) = &html {
+        eprintln!("HTML report written to {}", h.display());
+    }
+    if let Some(c) = &args.csv {
+        eprintln!("CSV files written to {}_*.csv", c.display());
+    }
+    Ok(0)
 }
 
 fn check_command(args: CheckArgs) -> i32 {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Handover;
-use crate::record::{Layout, Recording};
+use crate::record::{Hist, Layout, Recording};
 
 /// Interval is what happened in one second of the run (as the recorder received it).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -56,9 +56,14 @@ pub struct Recorder {
     in_flight: Vec<u64>,
     done: Vec<bool>,
     sink: Option<Box<dyn IntervalSink>>,
+    /// Latency of the last few intervals, for a rolling p99.
+    recent: std::collections::VecDeque<Hist>,
     /// The first error the sink returned; the run goes on, and it is reported at the end.
     pub sink_error: Option<std::io::Error>,
 }
+
+/// RECENT_INTERVALS is how many intervals the rolling p99 covers.
+pub const RECENT_INTERVALS: usize = 10;
 
 /// UNRESPONSIVE_AFTER is how long the target may go without answering, while arrivals keep
 /// being issued, before the run says it stopped answering.
@@ -80,6 +85,7 @@ impl Recorder {
             done: vec![false; workers],
             sink: None,
             sink_error: None,
+            recent: Default::default(),
         }
     }
 
@@ -91,19 +97,23 @@ impl Recorder {
 
     /// absorb merges one handover.
     pub fn absorb(&mut self, h: Handover) {
-        let (stages, cells) = h.recording.totals();
         let c = &mut self.current;
-        c.scheduled += stages.scheduled;
-        c.dropped += stages.dropped;
-        c.successes += cells.latency.count();
-        c.errors += cells.errors.total();
-        c.answered += cells.latency.count() + cells.errors.answered();
+        for s in &h.recording.stages {
+            c.scheduled += s.scheduled;
+            c.dropped += s.dropped;
+        }
+        for cell in &h.recording.cells {
+            c.successes += cell.latency.count();
+            c.errors += cell.errors.total();
+            c.answered += cell.latency.count() + cell.errors.answered();
+        }
         self.in_flight[h.worker] = h.in_flight;
         self.done[h.worker] |= h.last;
         self.totals.merge(&h.recording);
-        if self.sink.is_some() {
-            self.interval.merge(&h.recording);
-        }
+        self.interval.merge(&h.recording);
+        let mut spent = h.recording;
+        spent.reset();
+        let _ = h.give_back.send(spent);
     }
 
     /// close_interval ends the current second at `elapsed` and returns it.
@@ -112,12 +122,20 @@ impl Recorder {
         closed.end_s = elapsed.as_secs_f64();
         closed.in_flight = self.in_flight.iter().sum();
         let start = Duration::from_secs_f64(self.intervals.last().map_or(0.0, |i| i.end_s));
-        if let Some(sink) = self.sink.as_mut() {
-            if let Err(e) = sink.interval(start, elapsed, &self.interval, &self.totals, &closed) {
-                self.sink_error.get_or_insert(e);
-            }
-            self.interval.reset();
+        if let Some(sink) = self.sink.as_mut()
+            && let Err(e) = sink.interval(start, elapsed, &self.interval, &self.totals, &closed)
+        {
+            self.sink_error.get_or_insert(e);
         }
+        let mut latency = Hist::default();
+        for c in &self.interval.cells {
+            latency.merge(&c.latency);
+        }
+        if self.recent.len() == RECENT_INTERVALS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(latency);
+        self.interval.reset();
         self.intervals.push(closed);
         self.intervals.last().unwrap()
     }
@@ -127,6 +145,16 @@ impl Recorder {
         if self.current != Interval::default() {
             self.close_interval(elapsed);
         }
+    }
+
+    /// rolling_latency is the latency of successful responses over the last
+    /// `RECENT_INTERVALS` intervals.
+    pub fn rolling_latency(&self) -> Hist {
+        let mut h = Hist::default();
+        for r in &self.recent {
+            h.merge(r);
+        }
+        h
     }
 
     /// in_flight is the sum of the workers' last in-flight reports.
@@ -140,8 +168,9 @@ impl Recorder {
     }
 
     /// longest_silence is the longest stretch after the target first answered in which it
-    /// answered nothing though at least `UNRESPONSIVE_MIN_ARRIVALS` arrivals were issued, with
-    /// the number of arrivals issued in it. None when the target never answered.
+    /// answered nothing though at least `UNRESPONSIVE_MIN_ARRIVALS` arrivals came due (issued or
+    /// dropped: a full in-flight bound must not hide a dead target), with the number of arrivals
+    /// due in it. None when the target never answered.
     pub fn longest_silence(&self) -> Option<(Duration, u64)> {
         let first = self.intervals.iter().position(|i| i.answered > 0)?;
         let mut best = (Duration::ZERO, 0);
@@ -153,7 +182,7 @@ impl Recorder {
                 issued = 0;
                 continue;
             }
-            issued += i.scheduled - i.dropped;
+            issued += i.scheduled;
             let span = Duration::from_secs_f64(i.end_s - start_s);
             if issued >= UNRESPONSIVE_MIN_ARRIVALS && span > best.0 {
                 best = (span, issued);
@@ -168,9 +197,28 @@ mod tests {
     use super::*;
 
     fn tick(r: &mut Recorder, s: f64, scheduled: u64, answered: u64) {
+        tick_dropping(r, s, scheduled, 0, answered);
+    }
+
+    fn tick_dropping(r: &mut Recorder, s: f64, scheduled: u64, dropped: u64, answered: u64) {
         r.current.scheduled = scheduled;
+        r.current.dropped = dropped;
         r.current.answered = answered;
         r.close_interval(Duration::from_secs_f64(s));
+    }
+
+    #[test]
+    fn a_full_in_flight_bound_does_not_hide_a_dead_target() {
+        // Every arrival is dropped because the few in flight never come back: the target is
+        // silent all the same, and arrivals dropped later than they were scheduled (the end of
+        // a drain) must not make the count wrap.
+        let mut r = Recorder::new(Arc::new(Layout::new(vec![(1, 1)])), 1);
+        tick(&mut r, 1.0, 10, 10);
+        for s in 2..=8 {
+            tick_dropping(&mut r, s as f64, 10, 10, 0);
+        }
+        tick_dropping(&mut r, 9.0, 0, 40, 0);
+        assert_eq!(r.longest_silence(), Some((Duration::from_secs(8), 70)));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::engine;
 use crate::plan::Plan;
 use crate::recorder::Recorder;
-use crate::report::{self, progress::Progress};
+use crate::report::{self, progress::Progress, results};
 use crate::summary::{self, RunFacts, Summary};
 
 /// Options are the run's outputs and how it talks to the terminal.
@@ -24,8 +24,42 @@ use crate::summary::{self, RunFacts, Summary};
 pub struct Options {
     /// Where to write the JSON summary.
     pub json: Option<PathBuf>,
+    /// A directory for every format (created if missing).
+    pub out_dir: Option<PathBuf>,
+    /// Where to write the HTML report.
+    pub html: Option<PathBuf>,
+    /// Prefix of the Locust-style CSV files (`PREFIX_stats.csv`, …).
+    pub csv_prefix: Option<PathBuf>,
     /// No progress line.
     pub quiet: bool,
+}
+
+impl Options {
+    /// rendered says whether any output needs the streamed interval files.
+    fn rendered(&self) -> bool {
+        self.out_dir.is_some() || self.html.is_some() || self.csv_prefix.is_some()
+    }
+
+    /// check refuses, before anything runs, outputs that could not be written at the end.
+    fn check(&self) -> Result<(), Failure> {
+        if let Some(dir) = &self.out_dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::Usage(format!(
+                    "cannot create --out directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            report::check_writable(&dir.join(results::SUMMARY_JSON)).map_err(Failure::Usage)?;
+        }
+        for path in [&self.json, &self.html].into_iter().flatten() {
+            report::check_writable(path).map_err(Failure::Usage)?;
+        }
+        if let Some(prefix) = &self.csv_prefix {
+            report::check_writable(&report::csv_path(prefix, results::STATS_CSV))
+                .map_err(Failure::Usage)?;
+        }
+        Ok(())
+    }
 }
 
 /// Failure is why a run could not produce a summary.
@@ -59,10 +93,20 @@ pub fn execute(
     options: &Options,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> Result<Summary, Failure> {
-    if let Some(path) = &options.json {
-        report::check_writable(path).map_err(Failure::Usage)?;
-    }
+    options.check()?;
     engine::prepare(&plan).map_err(Failure::Usage)?;
+    // Streamed per-second files go to the output directory, or a scratch one when only
+    // --html or --csv asked for reports built from them.
+    let scratch;
+    let work_dir = match (&options.out_dir, options.rendered()) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, true) => {
+            scratch = tempfile::tempdir()
+                .map_err(|e| Failure::Usage(format!("cannot create a scratch directory: {e}")))?;
+            Some(scratch.path().to_path_buf())
+        }
+        (None, false) => None,
+    };
     raise_open_file_limit(&plan);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -70,10 +114,29 @@ pub fn execute(
         .map_err(|e| Failure::NotValid(format!("could not start the runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
     let plan = Arc::new(plan);
-    let summary = local.block_on(&rt, drive(plan, options.quiet, shutdown))?;
+    let summary = local.block_on(&rt, drive(plan, options.quiet, shutdown, work_dir.clone()))?;
+    let written = |path: &std::path::Path, r: std::io::Result<()>| {
+        r.map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))
+    };
+    if let Some(dir) = &options.out_dir {
+        let path = dir.join(results::SUMMARY_JSON);
+        written(&path, report::json::write(&summary, &path))?;
+    }
     if let Some(path) = &options.json {
-        report::json::write(&summary, path)
-            .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))?;
+        written(path, report::json::write(&summary, path))?;
+    }
+    if let Some(work) = &work_dir {
+        let hlog = std::fs::read(work.join(results::HLOG))
+            .map_err(|e| Failure::NotValid(format!("could not read back the interval log: {e}")))?;
+        let data = results::build(summary.clone(), &hlog).map_err(Failure::NotValid)?;
+        let targets = report::Targets {
+            out_dir: options.out_dir.clone(),
+            html: options.html.clone(),
+            csv_prefix: options.csv_prefix.clone(),
+            history_from: Some(work.join(results::HISTORY_CSV)),
+        };
+        report::write_reports(&data, None, &hlog, &targets)
+            .map_err(|e| Failure::NotValid(format!("could not write the reports: {e}")))?;
     }
     Ok(summary)
 }
@@ -82,6 +145,7 @@ async fn drive(
     plan: Arc<Plan>,
     quiet: bool,
     shutdown: impl Future<Output = ()> + 'static,
+    work_dir: Option<PathBuf>,
 ) -> Result<Summary, Failure> {
     let addr = resolve(&plan).await?;
     if plan.preflight {
@@ -99,7 +163,13 @@ async fn drive(
         );
     }
     let start = engine.start;
-    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.threads.max(1));
+    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), engine::threads(&plan));
+    if let Some(dir) = &work_dir {
+        let sink = results::ResultsWriter::create(dir, &plan, engine.started_at).map_err(|e| {
+            Failure::NotValid(format!("cannot write results to {}: {e}", dir.display()))
+        })?;
+        recorder = recorder.with_sink(Box::new(sink));
+    }
     let mut progress = Progress::new(&plan, quiet);
     let mut tick = tokio::time::interval_at(
         (start + Duration::from_secs(1)).into(),
@@ -132,11 +202,17 @@ async fn drive(
     let elapsed = start.elapsed();
     recorder.finish(elapsed);
     progress.finish();
+    if let Some(e) = &recorder.sink_error {
+        eprintln!(
+            "warning: writing the per-second results failed ({e}); the summary is complete, the interval log and history are not"
+        );
+    }
     let facts = RunFacts {
         started_at: engine.started_at,
         elapsed,
         interrupted_at,
         connections_opened: engine.connections_opened,
+        preflight_answered: plan.preflight,
     };
     engine.join();
     Ok(summary::build(&plan, &recorder, &facts))
@@ -175,7 +251,8 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
             &mut sender,
             prepared[0][0].request(&plan.vars, plan.seed, 0, 0),
         )
-        .await;
+        .await
+        .map_err(|_| format!("{url} closed the connection before the request was sent"))?;
         match reply.result {
             Ok(_) => Ok(()),
             Err(kind) if kind.answered() => Ok(()),

@@ -194,6 +194,8 @@ pub struct RunFacts {
     pub interrupted_at: Option<Duration>,
     /// Connections open before the first arrival.
     pub connections_opened: usize,
+    /// Whether a preflight request got an answer before the schedule started.
+    pub preflight_answered: bool,
 }
 
 fn error_kinds(e: &ErrorCounts) -> BTreeMap<String, u64> {
@@ -330,7 +332,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         plan: plan.name.clone(),
         target: plan.target.url(),
         seed: plan.seed,
-        threads: plan.threads,
+        threads: crate::engine::threads(plan),
         connections: plan.limits.connections,
         max_in_flight: plan.limits.max_in_flight,
         timeout_s: plan.limits.timeout.as_secs_f64(),
@@ -556,11 +558,17 @@ fn engine_criteria(
     ));
     let requests = all.requests();
     match rec.longest_silence() {
+        // Never answered at all makes the run not valid; having answered the preflight and then
+        // nothing is a target that stopped answering: a failure.
         None if requests > 0 => out.push(criterion(
             "target answered",
             Failed,
-            format!("the target never answered: all {requests} requests failed before a response arrived"),
-            true,
+            if facts.preflight_answered {
+                format!("the target answered the preflight request, then none of the {requests} requests")
+            } else {
+                format!("the target never answered: all {requests} requests failed before a response arrived")
+            },
+            !facts.preflight_answered,
         )),
         None => {}
         Some((silence, arrivals)) if silence >= UNRESPONSIVE_AFTER => out.push(criterion(

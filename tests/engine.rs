@@ -217,3 +217,21 @@ fn a_target_slower_than_the_timeout_times_out_with_latency_at_the_timeout() {
     let p = &s.error_latency_us;
     assert!(ms(p.p50) >= 300.0 && ms(p.max) < 1000.0, "{p:?}");
 }
+
+#[test]
+fn limits_hold_when_threads_outnumber_them() {
+    // Two connections cannot be split over four workers: the run uses two, and says so.
+    let target = demo(DemoConfig::default());
+    let mut plan = quick(&target.base_url(), "/health", 100.0, Duration::from_secs(1));
+    plan.threads = 4;
+    plan.limits.connections = 2;
+    plan.limits.max_in_flight = 2;
+    let s = run(plan);
+    assert_eq!(s.threads, 2);
+    assert!(
+        target.stats().connections() <= 3,
+        "{} connections (2 + the preflight's)",
+        target.stats().connections()
+    );
+    assert_eq!(s.requests + s.dropped, 100);
+}

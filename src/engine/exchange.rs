@@ -111,15 +111,23 @@ pub struct Reply {
     pub reusable: bool,
 }
 
-/// send sends one request and reads its response to the end, discarding the body.
-pub async fn send(sender: &mut SendRequest<Full<Bytes>>, request: Request<Full<Bytes>>) -> Reply {
-    let response = match sender.send_request(request).await {
+/// send sends one request and reads its response to the end, discarding the body. When the
+/// connection turned out to be closed before the request left (a pooled connection the target
+/// closed while idle), the request comes back unsent as `Err`, for a retry on a new connection.
+pub async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    request: Request<Full<Bytes>>,
+) -> Result<Reply, Request<Full<Bytes>>> {
+    let response = match sender.try_send_request(request).await {
         Ok(r) => r,
-        Err(e) => {
-            return Reply {
-                result: Err(classify_hyper(&e)),
+        Err(mut e) => {
+            if let Some(unsent) = e.take_message() {
+                return Err(unsent);
+            }
+            return Ok(Reply {
+                result: Err(classify_hyper(e.error())),
                 reusable: false,
-            };
+            });
         }
     };
     let status = response.status();
@@ -129,10 +137,10 @@ pub async fn send(sender: &mut SendRequest<Full<Bytes>>, request: Request<Full<B
         match frame {
             Ok(f) => bytes += f.data_ref().map_or(0, |d| d.len() as u64),
             Err(_) => {
-                return Reply {
+                return Ok(Reply {
                     result: Err(ErrorKind::BodyRead),
                     reusable: false,
-                };
+                });
             }
         }
     }
@@ -143,10 +151,10 @@ pub async fn send(sender: &mut SendRequest<Full<Bytes>>, request: Request<Full<B
     } else {
         Ok(bytes)
     };
-    Reply {
+    Ok(Reply {
         result,
         reusable: true,
-    }
+    })
 }
 
 /// classify_connect names the kind of a failure to open a connection.

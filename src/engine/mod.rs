@@ -62,6 +62,15 @@ pub fn prepare(plan: &Plan) -> Result<Vec<Vec<Prepared>>, String> {
         .collect()
 }
 
+/// threads is how many workers a plan runs: as many as it asks for, but never more than its
+/// connection or in-flight limits, which are split among them (each worker needs one of each).
+pub fn threads(plan: &Plan) -> usize {
+    plan.threads
+        .max(1)
+        .min(plan.limits.connections.max(1))
+        .min(plan.limits.max_in_flight.max(1))
+}
+
 /// share splits `total` over `n` workers as evenly as possible, at least 1 each.
 fn share(total: usize, n: usize, i: usize) -> usize {
     (total / n + usize::from(i < total % n)).max(1)
@@ -76,7 +85,7 @@ pub fn start(
 ) -> Result<Engine, String> {
     let layout = Arc::new(layout(&plan));
     let prepared = Arc::new(prepare(&plan)?);
-    let n = plan.threads.max(1);
+    let n = threads(&plan);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut starts = Vec::new();
     let mut workers = Vec::new();
@@ -91,6 +100,7 @@ pub fn start(
             addr,
             connections: share(plan.limits.connections, n, i),
             max_in_flight: share(plan.limits.max_in_flight, n, i),
+            connect_rate: share(plan.limits.connect_rate as usize, n, i) as u32,
             prepared: prepared.clone(),
             ready: ready_tx.clone(),
             start: start_rx,
@@ -106,9 +116,15 @@ pub fn start(
     drop(ready_tx);
     let (mut opened, mut wanted, mut preopen_error) = (0, 0, None);
     for _ in 0..n {
-        let r = ready_rx
-            .recv()
-            .map_err(|_| "a worker thread stopped before the run started".to_string())?;
+        let r = loop {
+            match ready_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(r) => break r,
+                Err(_) if workers.iter().any(|w| w.is_finished()) => {
+                    return Err("a worker thread stopped before the run started".to_string());
+                }
+                Err(_) => {}
+            }
+        };
         opened += r.opened;
         wanted += r.wanted;
         preopen_error = preopen_error.or(r.error);

@@ -42,6 +42,8 @@ pub struct Handover {
     pub in_flight: u64,
     /// True for the worker's final handover: it has drained and stopped.
     pub last: bool,
+    /// Where the recorder sends the recording back, emptied, for the worker to reuse.
+    pub give_back: mpsc::UnboundedSender<Recording>,
 }
 
 /// Setup is everything a worker thread is given.
@@ -60,6 +62,8 @@ pub struct Setup {
     pub connections: usize,
     /// This worker's share of the in-flight bound.
     pub max_in_flight: usize,
+    /// This worker's share of the new-connection pace (per second).
+    pub connect_rate: u32,
     /// Requests of each scenario's mix, ready to send.
     pub prepared: Arc<Vec<Vec<Prepared>>>,
     /// Where to say it is ready.
@@ -85,6 +89,9 @@ struct Shared {
     prepared: Arc<Vec<Vec<Prepared>>>,
     plan: Arc<Plan>,
     timeout: Duration,
+    /// Emptied recordings the recorder sends back for reuse.
+    returned: RefCell<mpsc::UnboundedReceiver<Recording>>,
+    give_back: mpsc::UnboundedSender<Recording>,
 }
 
 /// run is a worker thread's body.
@@ -99,11 +106,12 @@ pub fn run(setup: Setup) {
 
 async fn work(mut setup: Setup) {
     let limits = &setup.plan.limits;
+    let (give_back, returned) = mpsc::unbounded_channel();
     let shared = Rc::new(Shared {
         pool: Pool::new(
             setup.addr,
             setup.connections,
-            limits.connect_rate,
+            setup.connect_rate,
             limits.timeout,
         ),
         recording: RefCell::new(Recording::new(setup.layout.clone())),
@@ -114,6 +122,8 @@ async fn work(mut setup: Setup) {
         prepared: setup.prepared.clone(),
         plan: setup.plan.clone(),
         timeout: limits.timeout,
+        returned: RefCell::new(returned),
+        give_back,
     });
     let (opened, error) = shared.pool.preopen(setup.connections).await;
     let ready = Ready {
@@ -133,7 +143,7 @@ async fn work(mut setup: Setup) {
         setup.handover.clone(),
     ));
     pace(&setup, &shared, start).await;
-    drain(&shared).await;
+    drain(&shared, &mut setup.stop.clone()).await;
     ticker.abort();
     hand_over(&shared, setup.index, &setup.handover, true);
 }
@@ -167,7 +177,7 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
         if stop.borrow().is_some() {
             break;
         }
-        dispatch(shared, plan, scenario, arrival, intended, Instant::now());
+        dispatch(shared, plan, scenario, arrival, intended);
     }
 }
 
@@ -184,27 +194,34 @@ async fn stopped(stop: &mut watch::Receiver<Option<Instant>>) {
     }
 }
 
-/// dispatch issues one arrival, or drops it when the in-flight bound is reached.
-fn dispatch(
-    shared: &Rc<Shared>,
-    plan: &Plan,
-    scenario: usize,
-    a: Arrival,
-    intended: Instant,
-    now: Instant,
-) {
-    let lag = now.saturating_duration_since(intended);
-    let full = shared.in_flight.get() >= shared.max_in_flight;
-    shared
-        .recording
-        .borrow_mut()
-        .dispatched(scenario, slot(&a), lag, full);
-    if full {
+/// dispatch hands one arrival to a task of its own, or drops it when the in-flight bound is
+/// reached. The arrival's dispatch lag is taken when that task first runs: a task the runtime
+/// has not got to yet is the engine's lateness, not the target's.
+fn dispatch(shared: &Rc<Shared>, plan: &Plan, scenario: usize, a: Arrival, intended: Instant) {
+    if shared.in_flight.get() >= shared.max_in_flight {
+        let lag = Instant::now().saturating_duration_since(intended);
+        shared
+            .recording
+            .borrow_mut()
+            .dispatched(scenario, slot(&a), lag, true);
         return;
     }
     let request = plan.scenarios[scenario].pick(plan.seed, scenario as u64, a.index);
     shared.in_flight.set(shared.in_flight.get() + 1);
-    tokio::task::spawn_local(issue(shared.clone(), scenario, request, a, intended, now));
+    tokio::task::spawn_local(issue(shared.clone(), scenario, request, a, intended));
+}
+
+/// InFlight counts one arrival in flight until dropped, whatever path its task takes.
+struct InFlight(Rc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let left = self.0.in_flight.get() - 1;
+        self.0.in_flight.set(left);
+        if left == 0 {
+            self.0.drained.notify_one();
+        }
+    }
 }
 
 /// issue takes one arrival from dispatch to its outcome.
@@ -214,92 +231,96 @@ async fn issue(
     request: usize,
     arrival: Arrival,
     intended: Instant,
-    dispatched: Instant,
 ) {
+    let _counted = InFlight(shared.clone());
     let stage = slot(&arrival);
+    let dispatched = Instant::now();
+    shared.recording.borrow_mut().dispatched(
+        scenario,
+        stage,
+        dispatched.saturating_duration_since(intended),
+        false,
+    );
     let mut abandon = shared.abandon.subscribe();
     let lease = tokio::select! {
         biased;
         lease = shared.pool.lease() => Some(lease),
         _ = abandon.wait_for(|&a| a) => None,
     };
-    match lease {
-        None => shared.recording.borrow_mut().abandoned(scenario, stage),
-        Some(mut lease) => {
-            let leased = Instant::now();
-            let mut outcome = Outcome {
-                scenario,
-                request,
-                stage,
-                latency: Duration::ZERO,
-                queue_wait: leased - dispatched,
-                connect: None,
-                service_time: Duration::ZERO,
-                result: Ok(0),
-            };
-            let sender = match lease.sender.take() {
-                Some(s) => Ok(s),
-                None => match shared.pool.open().await {
-                    Ok((s, took)) => {
-                        outcome.connect = Some(took);
-                        Ok(s)
-                    }
-                    Err((kind, took)) => {
-                        outcome.connect = Some(took);
-                        Err(kind)
-                    }
-                },
-            };
-            match sender {
-                Err(kind) => {
+    let Some(mut lease) = lease else {
+        shared.recording.borrow_mut().abandoned(scenario, stage);
+        return;
+    };
+    let mut outcome = Outcome {
+        scenario,
+        request,
+        stage,
+        latency: Duration::ZERO,
+        queue_wait: Instant::now() - dispatched,
+        connect: None,
+        service_time: Duration::ZERO,
+        result: Ok(0),
+    };
+    let plan = &shared.plan;
+    let mut message = Some(shared.prepared[scenario][request].request(
+        &plan.vars,
+        plan.seed,
+        scenario as u64,
+        arrival.index,
+    ));
+    let mut pooled = lease.sender.take();
+    // At most two attempts: a pooled connection the target closed while it sat idle hands the
+    // request back unsent, and the arrival then opens a new one.
+    while let Some(request) = message.take() {
+        let mut sender = match pooled.take() {
+            Some(s) => s,
+            None => match shared.pool.open().await {
+                Ok((s, took)) => {
+                    outcome.connect = Some(outcome.connect.unwrap_or_default() + took);
+                    s
+                }
+                Err((kind, took)) => {
+                    outcome.connect = Some(outcome.connect.unwrap_or_default() + took);
                     outcome.result = Err(kind);
                     outcome.latency = Instant::now() - intended;
+                    break;
                 }
-                Ok(mut sender) => {
-                    let sent = Instant::now();
-                    let plan = &shared.plan;
-                    let request = shared.prepared[scenario][request].request(
-                        &plan.vars,
-                        plan.seed,
-                        scenario as u64,
-                        arrival.index,
-                    );
-                    let reply =
-                        tokio::time::timeout(shared.timeout, exchange::send(&mut sender, request))
-                            .await;
-                    let done = Instant::now();
-                    outcome.result = match reply {
-                        Ok(reply) => {
-                            if reply.reusable {
-                                shared.pool.give_back(sender);
-                            }
-                            reply.result
-                        }
-                        Err(_) => Err(ErrorKind::RequestTimeout),
-                    };
-                    outcome.service_time = done - sent;
-                    outcome.latency = done - intended;
+            },
+        };
+        let sent = Instant::now();
+        let reply =
+            tokio::time::timeout(shared.timeout, exchange::send(&mut sender, request)).await;
+        let done = Instant::now();
+        outcome.service_time = done - sent;
+        outcome.latency = done - intended;
+        outcome.result = match reply {
+            Ok(Ok(reply)) => {
+                if reply.reusable {
+                    shared.pool.give_back(sender);
                 }
+                reply.result
             }
-            drop(lease);
-            shared.recording.borrow_mut().outcome(&outcome);
-        }
+            Ok(Err(unsent)) if outcome.connect.is_none() => {
+                message = Some(unsent);
+                continue;
+            }
+            Ok(Err(_)) => Err(ErrorKind::ResetClosed),
+            Err(_) => Err(ErrorKind::RequestTimeout),
+        };
     }
-    let left = shared.in_flight.get() - 1;
-    shared.in_flight.set(left);
-    if left == 0 {
-        shared.drained.notify_one();
-    }
+    drop(lease);
+    shared.recording.borrow_mut().outcome(&outcome);
 }
 
-/// drain waits for issued arrivals to end: up to the timeout for those still waiting for a
-/// connection (then they are dropped: the run ended first), and for sent requests until their
-/// own timeout.
-async fn drain(shared: &Shared) {
+/// drain waits for issued arrivals to end: those still waiting for a connection get up to the
+/// timeout (none when the run was stopped), then are dropped (the run ended first); requests
+/// already sent end by their own timeout.
+async fn drain(shared: &Shared, stop: &mut watch::Receiver<Option<Instant>>) {
     let deadline = tokio::time::Instant::now() + shared.timeout;
-    while shared.in_flight.get() > 0 {
+    while shared.in_flight.get() > 0 && stop.borrow().is_none() {
         tokio::select! {
             _ = shared.drained.notified() => {}
+            _ = stopped(stop) => break,
             _ = tokio::time::sleep_until(deadline) => break,
         }
     }
@@ -323,13 +344,20 @@ async fn hand_over_every_second(
     }
 }
 
+/// hand_over sends the recording to the recorder and starts a fresh one: a recording the
+/// recorder sent back emptied when there is one, so the worker does not allocate and zero
+/// histograms on its pacing thread.
 fn hand_over(shared: &Shared, worker: usize, tx: &mpsc::UnboundedSender<Handover>, last: bool) {
-    let fresh = Recording::new(shared.recording.borrow().layout().clone());
+    let fresh = match shared.returned.borrow_mut().try_recv() {
+        Ok(r) => r,
+        Err(_) => Recording::new(shared.recording.borrow().layout().clone()),
+    };
     let recording = std::mem::replace(&mut *shared.recording.borrow_mut(), fresh);
     let _ = tx.send(Handover {
         worker,
         recording,
         in_flight: shared.in_flight.get() as u64,
         last,
+        give_back: shared.give_back.clone(),
     });
 }

@@ -1,14 +1,16 @@
-//! Progress: a line a second while the run goes on, on standard error.
+//! Progress: the live view of a run, on standard error.
 //!
-//! On a terminal the line rewrites itself in place; elsewhere (CI logs, pipes) each second is
-//! a plain line of its own.
+//! On a terminal, a bar per stage (the first scenario's stages; a finished stage's bar stays on
+//! screen with its last figures) followed by the elapsed time, target and achieved rate, in
+//! flight, errors, dropped and a rolling p99. Elsewhere (CI logs, pipes) a plain line a second.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use crate::plan::Plan;
-use crate::record::Hist;
-use crate::recorder::Recorder;
+use crate::recorder::{RECENT_INTERVALS, Recorder};
 use crate::schedule::Schedule;
 use crate::units::{format_duration, format_us};
 
@@ -18,8 +20,9 @@ pub struct Progress {
     tty: bool,
     total: Duration,
     schedules: Vec<Schedule>,
-    /// Whether a line is on screen without its newline yet.
-    open_line: bool,
+    multi: MultiProgress,
+    /// The bar of the stage running now, and its index.
+    bar: Option<(usize, ProgressBar)>,
 }
 
 impl Progress {
@@ -37,33 +40,26 @@ impl Progress {
                 .max()
                 .unwrap_or_default(),
             schedules,
-            open_line: false,
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bar: None,
         }
     }
 
-    /// line renders the progress line for `elapsed` from the recorder's state.
-    pub fn line(&self, elapsed: Duration, rec: &Recorder) -> String {
-        let stage = self
-            .schedules
-            .first()
-            .and_then(|s| s.stage_at(elapsed).map(|k| s.stages()[k].name.clone()))
-            .unwrap_or_else(|| "drain".into());
+    /// figures renders the live figures for `elapsed` from the recorder's state.
+    pub fn figures(&self, elapsed: Duration, rec: &Recorder) -> String {
         let target: f64 = self.schedules.iter().map(|s| s.rate_at(elapsed)).sum();
         let last = rec.intervals.last().cloned().unwrap_or_default();
-        let mut latency = Hist::default();
-        for c in &rec.totals.cells {
-            latency.merge(&c.latency);
-        }
         let (_, cells) = rec.totals.totals();
         let dropped: u64 = rec.totals.stages.iter().map(|s| s.dropped).sum();
-        let p99 = if latency.count() > 0 {
-            format_us(latency.histogram().value_at_quantile(0.99))
+        let recent = rec.rolling_latency();
+        let p99 = if recent.count() > 0 {
+            format_us(recent.histogram().value_at_quantile(0.99))
         } else {
             "-".into()
         };
         format!(
-            "[{:>7} / {}] {stage} · target {target:.0}/s · achieved {}/s · in flight {} · errors {} · dropped {dropped} · p99 {p99}",
-            format_duration(elapsed.min(self.total.max(elapsed))),
+            "{} / {} · target {target:.0}/s · achieved {}/s · in flight {} · errors {} · dropped {dropped} · p99 (last {RECENT_INTERVALS} s) {p99}",
+            format_duration(elapsed),
             format_duration(self.total),
             last.scheduled - last.dropped,
             rec.in_flight(),
@@ -71,33 +67,65 @@ impl Progress {
         )
     }
 
-    /// tick prints the line for `elapsed`.
+    fn stage(&self, elapsed: Duration) -> Option<(usize, String, Duration, Duration)> {
+        let s = self.schedules.first()?;
+        let k = s.stage_at(elapsed)?;
+        let st = &s.stages()[k];
+        Some((k, st.name.clone(), s.stage_start(k), st.duration))
+    }
+
+    /// tick shows the state at `elapsed`.
     pub fn tick(&mut self, elapsed: Duration, rec: &Recorder) {
         if !self.enabled {
             return;
         }
-        let line = self.line(elapsed, rec);
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[2K{line}");
-            self.open_line = true;
-        } else {
-            let _ = writeln!(err, "{line}");
+        let figures = self.figures(elapsed, rec);
+        let stage = self.stage(elapsed);
+        if !self.tty {
+            let name = stage.map_or_else(|| "drain".to_string(), |s| s.1);
+            eprintln!("[{name}] {figures}");
+            return;
         }
-        let _ = err.flush();
+        match stage {
+            Some((k, name, start, length)) => {
+                if self.bar.as_ref().is_none_or(|(current, _)| *current != k) {
+                    self.finish();
+                    let bar = self.multi.add(ProgressBar::new(length.as_millis() as u64));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix:>14} [{bar:24.cyan/blue}] {msg}")
+                            .expect("the template is valid")
+                            .progress_chars("=> "),
+                    );
+                    bar.set_prefix(name);
+                    self.bar = Some((k, bar));
+                }
+                if let Some((_, bar)) = &self.bar {
+                    bar.set_position(elapsed.saturating_sub(start).as_millis() as u64);
+                    bar.set_message(figures);
+                }
+            }
+            None => {
+                if let Some((_, bar)) = &self.bar {
+                    bar.set_position(bar.length().unwrap_or(0));
+                    bar.set_message(format!("drain · {figures}"));
+                }
+            }
+        }
     }
 
-    /// note prints a message on a line of its own.
+    /// note prints a message on a line of its own, above the bars.
     pub fn note(&mut self, message: &str) {
-        self.finish();
-        eprintln!("{message}");
+        if self.bar.is_some() {
+            let _ = self.multi.println(message);
+        } else {
+            eprintln!("{message}");
+        }
     }
 
-    /// finish ends an in-place line so that what follows starts on a fresh one.
+    /// finish leaves the current bar on screen as it is, so what follows starts below it.
     pub fn finish(&mut self) {
-        if self.open_line {
-            eprintln!();
-            self.open_line = false;
+        if let Some((_, bar)) = self.bar.take() {
+            bar.abandon();
         }
     }
 }

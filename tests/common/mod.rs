@@ -25,8 +25,8 @@ pub fn run(plan: Plan) -> Summary {
     run::execute(
         plan,
         &Options {
-            json: None,
             quiet: true,
+            ..Options::default()
         },
         std::future::pending(),
     )

@@ -1,0 +1,368 @@
+//! Results: the files a run streams as it goes (the HdrHistogram interval log with per-second
+//! counts in its comments, and the Locust-style history CSV), and `ReportData` built back from
+//! them and the summary, so a report renders the same at the end of a run and later from
+//! `metronome report`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+
+use super::csv::{HistoryRow, PERCENTILES, StatsHistoryWriter};
+use super::data::{Bucket, NamePercentiles, Quantiles, ReportData, SpectrumPoint};
+use super::hlog::{self, HlogWriter};
+use crate::plan::Plan;
+use crate::record::{ErrorKind, Recording};
+use crate::recorder::{Interval, IntervalSink};
+use crate::schedule::Schedule;
+use crate::summary::Summary;
+
+/// File names inside an output directory.
+pub const SUMMARY_JSON: &str = "summary.json";
+pub const HLOG: &str = "latency.hlog";
+pub const HGRM: &str = "latency.hgrm";
+pub const REPORT_HTML: &str = "report.html";
+pub const STATS_CSV: &str = "stats.csv";
+pub const HISTORY_CSV: &str = "stats_history.csv";
+pub const FAILURES_CSV: &str = "failures.csv";
+
+const COUNTS_PREFIX: &str = "#metronome-interval ";
+
+/// ResultsWriter streams each closed interval to the interval log and the history CSV.
+pub struct ResultsWriter {
+    hlog: HlogWriter,
+    history: StatsHistoryWriter<BufWriter<File>>,
+    started_at: SystemTime,
+    schedules: Vec<Schedule>,
+}
+
+impl ResultsWriter {
+    /// create opens the streamed files in `dir` for a run of `plan` that started at `started_at`.
+    pub fn create(dir: &Path, plan: &Plan, started_at: SystemTime) -> io::Result<ResultsWriter> {
+        Ok(ResultsWriter {
+            hlog: HlogWriter::create(&dir.join(HLOG), plan, started_at)?,
+            history: StatsHistoryWriter::new(BufWriter::new(File::create(dir.join(HISTORY_CSV))?))?,
+            started_at,
+            schedules: (plan.scenarios.iter().enumerate())
+                .map(|(k, s)| s.schedule(plan.seed, k as u64))
+                .collect(),
+        })
+    }
+}
+
+fn quantile(h: &Histogram<u64>, q: f64) -> Option<u64> {
+    (!h.is_empty()).then(|| h.value_at_quantile(q))
+}
+
+impl IntervalSink for ResultsWriter {
+    fn interval(
+        &mut self,
+        start: Duration,
+        end: Duration,
+        rec: &Recording,
+        totals: &Recording,
+        counts: &Interval,
+    ) -> io::Result<()> {
+        let mid = start + (end.saturating_sub(start)) / 2;
+        let target_rate: f64 = self.schedules.iter().map(|s| s.rate_at(mid)).sum();
+        let (_, cells) = rec.totals();
+        let kinds: Vec<String> = ErrorKind::ALL
+            .iter()
+            .filter(|&&k| cells.errors.get(k) > 0)
+            .map(|&k| format!("{}:{}", k.name(), cells.errors.get(k)))
+            .collect();
+        let comment = format!(
+            "{COUNTS_PREFIX}start={:.3} end={:.3} target_rate={target_rate:.3} scheduled={} dropped={} successes={} errors={} in_flight={} kinds={}",
+            start.as_secs_f64(),
+            end.as_secs_f64(),
+            counts.scheduled,
+            counts.dropped,
+            counts.successes,
+            counts.errors,
+            counts.in_flight,
+            kinds.join(";")
+        );
+        self.hlog.write_comment(&comment)?;
+        self.hlog.write_interval(start, end, rec)?;
+
+        let secs = end.saturating_sub(start).as_secs_f64().max(1e-9);
+        let (_, all) = totals.totals();
+        let lat = cells.latency.histogram();
+        let total = all.latency.histogram();
+        let row = HistoryRow {
+            timestamp: (self.started_at + end)
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            in_flight: counts.in_flight,
+            target_rate,
+            requests_per_s: (counts.successes + counts.errors) as f64 / secs,
+            failures_per_s: counts.errors as f64 / secs,
+            percentiles: PERCENTILES
+                .iter()
+                .map(|&p| (p, quantile(lat, p / 100.0)))
+                .collect(),
+            total_requests: all.requests(),
+            total_failures: all.errors.total(),
+            total_median_us: quantile(total, 0.5),
+            total_mean_us: (!total.is_empty()).then(|| total.mean()),
+            total_min_us: (!total.is_empty()).then(|| total.min()),
+            total_max_us: (!total.is_empty()).then(|| total.max()),
+            total_avg_content_size: if total.is_empty() {
+                0.0
+            } else {
+                all.bytes as f64 / total.len() as f64
+            },
+        };
+        self.history.write(&row)
+    }
+}
+
+/// Counts are one interval's counts as written in the log's comments.
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    start_s: f64,
+    end_s: f64,
+    target_rate: f64,
+    scheduled: u64,
+    dropped: u64,
+    successes: u64,
+    errors: u64,
+    in_flight: u64,
+    kinds: BTreeMap<String, u64>,
+}
+
+fn parse_counts(line: &str) -> Option<Counts> {
+    let rest = line.strip_prefix(COUNTS_PREFIX)?;
+    let mut c = Counts::default();
+    for field in rest.split(' ') {
+        let (k, v) = field.split_once('=')?;
+        match k {
+            "start" => c.start_s = v.parse().ok()?,
+            "end" => c.end_s = v.parse().ok()?,
+            "target_rate" => c.target_rate = v.parse().ok()?,
+            "scheduled" => c.scheduled = v.parse().ok()?,
+            "dropped" => c.dropped = v.parse().ok()?,
+            "successes" => c.successes = v.parse().ok()?,
+            "errors" => c.errors = v.parse().ok()?,
+            "in_flight" => c.in_flight = v.parse().ok()?,
+            "kinds" => {
+                for kv in v.split(';').filter(|s| !s.is_empty()) {
+                    let (name, n) = kv.split_once(':')?;
+                    c.kinds.insert(name.to_string(), n.parse().ok()?);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(c)
+}
+
+/// MAX_BUCKETS bounds the timeline of a report: longer runs merge seconds into coarser buckets.
+pub const MAX_BUCKETS: usize = 1000;
+
+fn quantiles(h: &Histogram<u64>) -> Quantiles {
+    Quantiles {
+        p50: quantile(h, 0.5),
+        p95: quantile(h, 0.95),
+        p99: quantile(h, 0.99),
+        max: (!h.is_empty()).then(|| h.max()),
+    }
+}
+
+fn empty() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits is valid")
+}
+
+fn spectrum(h: &Histogram<u64>) -> Vec<SpectrumPoint> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<SpectrumPoint> = h
+        .iter_quantiles(5)
+        .map(|v| SpectrumPoint {
+            percentile: v.quantile_iterated_to() * 100.0,
+            value_us: v.value_iterated_to(),
+        })
+        .collect();
+    out.dedup_by(|a, b| a.percentile == b.percentile);
+    out
+}
+
+struct Acc {
+    counts: Counts,
+    latency: Histogram<u64>,
+    service: Histogram<u64>,
+    lag: Histogram<u64>,
+    seconds: f64,
+}
+
+/// build makes the report data of a run from its summary and its interval log.
+pub fn build(summary: Summary, hlog_bytes: &[u8]) -> Result<ReportData, String> {
+    let text = String::from_utf8_lossy(hlog_bytes);
+    let intervals: Vec<Counts> = text.lines().filter_map(parse_counts).collect();
+    let end = intervals.last().map_or(0.0, |c| c.end_s);
+    let width = (end / MAX_BUCKETS as f64).ceil().max(1.0);
+    let n = ((end / width).ceil() as usize).max(usize::from(!intervals.is_empty()));
+    let mut acc: Vec<Acc> = (0..n)
+        .map(|i| Acc {
+            counts: Counts {
+                start_s: i as f64 * width,
+                end_s: ((i + 1) as f64 * width).min(end),
+                ..Counts::default()
+            },
+            latency: empty(),
+            service: empty(),
+            lag: empty(),
+            seconds: 0.0,
+        })
+        .collect();
+    let index =
+        |end_s: f64| (((end_s - 1e-6) / width).floor().max(0.0) as usize).min(n.saturating_sub(1));
+    for c in &intervals {
+        let a = &mut acc[index(c.end_s)];
+        let secs = c.end_s - c.start_s;
+        a.counts.target_rate += c.target_rate * secs;
+        a.seconds += secs;
+        a.counts.scheduled += c.scheduled;
+        a.counts.dropped += c.dropped;
+        a.counts.successes += c.successes;
+        a.counts.errors += c.errors;
+        a.counts.in_flight = c.in_flight;
+        for (k, v) in &c.kinds {
+            *a.counts.kinds.entry(k.clone()).or_default() += v;
+        }
+    }
+    let mut all_latency = empty();
+    let mut all_service = empty();
+    let mut by_name: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut failure = None;
+    hlog::read(hlog_bytes, |e| {
+        let a = &mut acc[index(e.start_s + e.length_s)];
+        let add = |into: &mut Histogram<u64>, h: &Histogram<u64>| into.add(h).is_ok();
+        let ok = match e.tag.as_deref() {
+            None => add(&mut a.latency, &e.histogram) && add(&mut all_latency, &e.histogram),
+            Some("service_time") => {
+                add(&mut a.service, &e.histogram) && add(&mut all_service, &e.histogram)
+            }
+            Some("dispatch_lag") => add(&mut a.lag, &e.histogram),
+            Some(tag) if tag.starts_with("latency/") => {
+                // latency/SCENARIO/NAME/STAGE: per-name figures merge the stages.
+                let key = tag.rsplit_once('/').map_or(tag, |(k, _)| k).to_string();
+                add(by_name.entry(key).or_insert_with(empty), &e.histogram)
+            }
+            Some(_) => true,
+        };
+        if !ok {
+            failure.get_or_insert_with(|| "an interval histogram could not be merged".to_string());
+        }
+    })?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    let buckets = acc
+        .into_iter()
+        .map(|a| {
+            let span = (a.counts.end_s - a.counts.start_s).max(1e-9);
+            Bucket {
+                start_s: a.counts.start_s,
+                end_s: a.counts.end_s,
+                target_rate: if a.seconds > 0.0 {
+                    a.counts.target_rate / a.seconds
+                } else {
+                    0.0
+                },
+                achieved_rate: (a.counts.scheduled - a.counts.dropped) as f64 / span,
+                successes: a.counts.successes,
+                errors: a.counts.errors,
+                error_kinds: a.counts.kinds,
+                dropped: a.counts.dropped,
+                in_flight: a.counts.in_flight,
+                latency: quantiles(&a.latency),
+                service_time: quantiles(&a.service),
+                dispatch_lag: quantiles(&a.lag),
+            }
+        })
+        .collect();
+    let percentiles = |h: &Histogram<u64>| -> Vec<(f64, u64)> {
+        PERCENTILES
+            .iter()
+            .map(|&p| {
+                (
+                    p,
+                    if h.is_empty() {
+                        0
+                    } else {
+                        h.value_at_quantile(p / 100.0)
+                    },
+                )
+            })
+            .collect()
+    };
+    let mut name_percentiles: Vec<NamePercentiles> = summary
+        .by_name
+        .iter()
+        .map(|n| {
+            let key = hlog::cell_tag(&n.scenario, &n.name, "x");
+            let key = key.rsplit_once('/').map_or(key.as_str(), |(k, _)| k);
+            let h = by_name.get(key).cloned().unwrap_or_else(empty);
+            NamePercentiles {
+                scenario: n.scenario.clone(),
+                name: n.name.clone(),
+                percentiles: percentiles(&h),
+                min_us: if h.is_empty() { 0 } else { h.min() },
+            }
+        })
+        .collect();
+    name_percentiles.push(NamePercentiles {
+        scenario: String::new(),
+        name: "Aggregated".into(),
+        percentiles: percentiles(&all_latency),
+        min_us: if all_latency.is_empty() {
+            0
+        } else {
+            all_latency.min()
+        },
+    });
+    Ok(ReportData {
+        plan_text: summary.plan_description.clone(),
+        summary,
+        buckets,
+        latency_spectrum: spectrum(&all_latency),
+        service_spectrum: spectrum(&all_service),
+        name_percentiles,
+    })
+}
+
+/// load reads a run's saved results from a directory (summary.json and latency.hlog).
+pub fn load(dir: &Path) -> Result<ReportData, String> {
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
+    };
+    let summary: Summary = serde_json::from_slice(&read(SUMMARY_JSON)?).map_err(|e| {
+        format!(
+            "{} is not a metronome summary: {e}",
+            dir.join(SUMMARY_JSON).display()
+        )
+    })?;
+    build(summary, &read(HLOG)?)
+}
+
+/// merged_latency merges every untagged (overall latency) histogram of an interval log.
+pub fn merged_latency(hlog_bytes: &[u8]) -> Result<Histogram<u64>, String> {
+    let mut all = empty();
+    let mut ok = true;
+    hlog::read(hlog_bytes, |e| {
+        if e.tag.is_none() {
+            ok &= all.add(&e.histogram).is_ok();
+        }
+    })?;
+    if ok {
+        Ok(all)
+    } else {
+        Err("an interval histogram could not be merged".into())
+    }
+}
