@@ -84,6 +84,10 @@ impl Failure {
     }
 }
 
+/// HANDOVER_GRACE is how long after a whole second the recorder waits for the workers'
+/// handovers of that second before closing it.
+const HANDOVER_GRACE: Duration = Duration::from_millis(200);
+
 /// PREFLIGHT_TIMEOUT bounds the preflight request, so a dead target is reported within seconds.
 pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -171,10 +175,13 @@ async fn drive(
         recorder = recorder.with_sink(Box::new(sink));
     }
     let mut progress = Progress::new(&plan, quiet);
+    // Workers hand over on every whole second of the run; the recorder closes second k a
+    // moment later, once their handovers for it are in, and labels it [k − 1, k).
     let mut tick = tokio::time::interval_at(
-        (start + Duration::from_secs(1)).into(),
+        (start + Duration::from_secs(1) + HANDOVER_GRACE).into(),
         Duration::from_secs(1),
     );
+    let mut second = 0u64;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = tokio::task::spawn_local(shutdown);
     let mut interrupted_at = None;
@@ -188,7 +195,8 @@ async fn drive(
                 None => break,
             },
             _ = tick.tick() => {
-                recorder.close_interval(start.elapsed());
+                second += 1;
+                recorder.close_interval(Duration::from_secs(second));
                 progress.tick(start.elapsed(), &recorder);
             },
             _ = &mut shutdown, if interrupted_at.is_none() => {
@@ -200,7 +208,17 @@ async fn drive(
         }
     }
     let elapsed = start.elapsed();
-    recorder.finish(elapsed);
+    // The last second's arrivals span up to the schedule's end even when the drain ended
+    // sooner than that (the last arrival is due just before the end).
+    let schedule_end = (plan.scenarios.iter().enumerate())
+        .map(|(k, s)| s.schedule(plan.seed, k as u64).duration())
+        .max()
+        .unwrap_or_default();
+    recorder.finish(if interrupted_at.is_some() {
+        elapsed
+    } else {
+        elapsed.max(schedule_end)
+    });
     progress.finish();
     if let Some(e) = &recorder.sink_error {
         eprintln!(

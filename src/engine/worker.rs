@@ -141,6 +141,7 @@ async fn work(mut setup: Setup) {
         shared.clone(),
         setup.index,
         setup.handover.clone(),
+        start,
     ));
     pace(&setup, &shared, start).await;
     drain(&shared, &mut setup.stop.clone()).await;
@@ -330,14 +331,18 @@ async fn drain(shared: &Shared, stop: &mut watch::Receiver<Option<Instant>>) {
     }
 }
 
+/// hand_over_every_second hands the recording over on every whole second of the run, so every
+/// worker's handover k covers the same second [k − 1, k) and the recorder can close that
+/// second once all of them are in.
 async fn hand_over_every_second(
     shared: Rc<Shared>,
     worker: usize,
     tx: mpsc::UnboundedSender<Handover>,
+    start: Instant,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let second = Duration::from_secs(1);
+    let mut tick = tokio::time::interval_at((start + second).into(), second);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
     loop {
         tick.tick().await;
         hand_over(&shared, worker, &tx, false);
