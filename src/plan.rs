@@ -12,6 +12,7 @@ use hyper::http::{HeaderMap, Method, Uri};
 use std::collections::BTreeMap;
 
 use crate::draw::{self, Stream};
+use crate::engine::Pacing;
 use crate::schedule::{ArrivalProcess, Schedule, Stage};
 use crate::template::{Template, Vars};
 
@@ -30,6 +31,8 @@ pub struct Plan {
     pub seed: u64,
     /// Worker threads; arrivals are sharded across them by index.
     pub threads: usize,
+    /// How workers wait for intended times.
+    pub pacing: Pacing,
     /// Whether one request is sent before the schedule starts to check the target answers.
     pub preflight: bool,
     /// Template variables request paths and bodies may use.
@@ -70,6 +73,7 @@ impl Plan {
             limits: Limits::default(),
             seed: 1,
             threads: 1,
+            pacing: Pacing::Default,
             preflight: true,
             vars: Vars::default(),
             sla_classes: BTreeMap::new(),

@@ -10,6 +10,7 @@
 //! name = "load-50"              # optional; default: the file's stem
 //! seed = 1                      # optional, default 1 (non-negative integer)
 //! threads = 4                   # optional, 1..=1024; default: the number of available cores
+//! pacing = "default"            # or "precise": spin the last 200 µs before each arrival
 //! user_rate = 0.67              # requests/s per user; required if a stage uses users
 //! arrivals = "uniform"          # or "poisson"; default uniform; a scenario may override
 //!
@@ -92,6 +93,7 @@ use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::engine::Pacing;
 use crate::plan::{Limits, Plan, Quantile, RequestSpec, Scenario, SlaClass, StageCriteria, Target};
 use crate::schedule::{ArrivalProcess, Stage};
 use crate::template::{Template, TemplateError, VarSource, Vars};
@@ -434,6 +436,7 @@ struct RawPlan {
     name: Option<Spanned<String>>,
     seed: Option<Spanned<i64>>,
     threads: Option<Spanned<i64>>,
+    pacing: Option<Pacing>,
     user_rate: Option<Spanned<f64>>,
     arrivals: Option<Spanned<String>>,
     target: Option<RawTarget>,
@@ -615,6 +618,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         limits,
         seed,
         threads,
+        pacing: raw.pacing.unwrap_or_default(),
         preflight,
         vars,
         sla_classes,

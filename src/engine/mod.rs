@@ -7,6 +7,7 @@
 //! summaries or output.
 
 mod exchange;
+mod pacer;
 mod pool;
 mod worker;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use exchange::{Prepared, Reply, send};
+pub use pacer::Pacing;
 pub use pool::connect;
 pub use worker::Handover;
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::exchange::{self, Prepared};
+use super::pacer::Pacer;
 use super::pool::Pool;
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
@@ -158,6 +159,15 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
         .map(|(k, s)| s.schedule(plan.seed, k as u64))
         .collect();
     let shard = Shard::new(&schedules, setup.index as u64, setup.count as u64);
+    let pacer = match Pacer::new(plan.pacing) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!(
+                "warning: no high-resolution timer ({e}); pacing falls back to tokio's millisecond timer"
+            );
+            None
+        }
+    };
     let mut due_in_a_row = 0u32;
     for (scenario, arrival) in shard {
         let intended = start + arrival.offset;
@@ -166,7 +176,7 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
             tokio::select! {
                 biased;
                 _ = stopped(&mut stop) => break,
-                _ = tokio::time::sleep_until(intended.into()) => {}
+                _ = wait_until(pacer.as_ref(), intended) => {}
             }
         } else {
             // Behind schedule: release what is due, but let issued requests run now and then.
@@ -179,6 +189,19 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
             break;
         }
         dispatch(shared, plan, scenario, arrival, intended);
+    }
+}
+
+/// wait_until sleeps until `deadline` on the pacer, or on tokio's timer without one.
+async fn wait_until(pacer: Option<&Pacer>, deadline: Instant) {
+    match pacer {
+        Some(p) => {
+            if p.sleep_until(deadline).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep_until(deadline.into()).await
+        }
+        None => tokio::time::sleep_until(deadline.into()).await,
     }
 }
 
