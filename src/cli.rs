@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use crate::bench;
 use crate::check;
 use crate::demo::{DemoConfig, DemoTarget, Stall};
 use crate::engine::Pacing;
@@ -40,6 +41,9 @@ enum Command {
     Report(ReportArgs),
     /// Serve the built-in demo target (the plant backend API) on loopback.
     Serve(ServeArgs),
+    /// Measure the engine itself: the machine's timer floor, then rising rates until the
+    /// schedule no longer holds, with dispatch lag, CPU per request and memory.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +60,35 @@ struct ReportArgs {
     /// Another run's output directory: every figure stands beside the baseline's, with the change.
     #[arg(long, value_name = "DIR")]
     baseline: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Target URL; without it a minimal target runs in-process on its own thread.
+    #[arg(long)]
+    url: Option<String>,
+    /// Length of each step.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Rates to step through, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,2000,5000,10000,20000,50000,100000,150000,200000"
+    )]
+    rates: Vec<f64>,
+    /// Pacing of the workers.
+    #[arg(long, value_enum, default_value_t = PacingArg::Default)]
+    pacing: PacingArg,
+    /// Connections.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Write the bench results as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +253,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run_command(*args),
         Command::Check(args) => Ok(check_command(args)),
         Command::Report(args) => report_command(args),
+        Command::Bench(args) => bench_command(args),
         Command::Serve(args) => serve_command(args),
     };
     match result {
@@ -351,6 +385,43 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
     }
     if let Some(c) = &args.csv {
         eprintln!("CSV files written to {}_*.csv", c.display());
+    }
+    Ok(0)
+}
+
+fn bench_command(args: BenchArgs) -> Result<i32, Failure> {
+    if args.threads == 0 || args.threads > 1024 {
+        return Err(usage("--threads must be between 1 and 1024"));
+    }
+    if args.rates.is_empty() || args.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+        return Err(usage(
+            "--rates must be positive numbers, e.g. --rates 1000,10000",
+        ));
+    }
+    if args.duration.is_zero() {
+        return Err(usage("--duration must be longer than zero, e.g. 5s"));
+    }
+    if let Some(p) = &args.json {
+        report::check_writable(p).map_err(Failure::Usage)?;
+    }
+    let settings = bench::Settings {
+        url: args.url.clone(),
+        duration: args.duration,
+        threads: args.threads,
+        rates: args.rates.clone(),
+        pacing: match args.pacing {
+            PacingArg::Default => Pacing::Default,
+            PacingArg::Precise => Pacing::Precise,
+        },
+        connections: args.connections.max(1),
+    };
+    let report = bench::run(&settings)?;
+    if let Some(p) = &args.json {
+        let text =
+            serde_json::to_vec_pretty(&report).map_err(|e| Failure::NotValid(e.to_string()))?;
+        report::write_atomically(p, &text)
+            .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", p.display())))?;
+        eprintln!("bench results written to {}", p.display());
     }
     Ok(0)
 }

@@ -12,8 +12,10 @@
 //! - [`summary`]: results and verdicts, built once; [`report`] writes them (terminal, JSON).
 //! - [`plan_file`]: TOML test plans read into a [`plan::Plan`]; [`check`] describes a plan.
 //! - [`run`]: one run from preflight to summary; [`cli`]: the command line.
-//! - [`demo`]: the built-in demo target (the plant backend API).
+//! - [`demo`]: the built-in demo target (the plant backend API); [`bench`]: the engine measured
+//!   by itself.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod demo;

@@ -60,6 +60,8 @@ pub struct Recorder {
     recent: std::collections::VecDeque<Hist>,
     /// The first error the sink returned; the run goes on, and it is reported at the end.
     pub sink_error: Option<std::io::Error>,
+    /// CPU time the worker threads used, summed when they finish.
+    pub engine_cpu: Duration,
 }
 
 /// RECENT_INTERVALS is how many intervals the rolling p99 covers.
@@ -85,6 +87,7 @@ impl Recorder {
             done: vec![false; workers],
             sink: None,
             sink_error: None,
+            engine_cpu: Duration::ZERO,
             recent: Default::default(),
         }
     }
@@ -108,6 +111,7 @@ impl Recorder {
             c.answered += cell.latency.count() + cell.errors.answered();
         }
         self.in_flight[h.worker] = h.in_flight;
+        self.engine_cpu += h.cpu.unwrap_or_default();
         self.done[h.worker] |= h.last;
         self.totals.merge(&h.recording);
         self.interval.merge(&h.recording);

@@ -166,6 +166,15 @@ pub struct Summary {
     pub new_connections: u64,
     pub bytes_received: u64,
     pub clamped_values: u64,
+    /// CPU time the engine's worker threads used (not the recorder's, nor an in-process target's).
+    #[serde(default)]
+    pub engine_cpu_s: f64,
+    /// engine_cpu_s per scheduled arrival, in µs.
+    #[serde(default)]
+    pub engine_cpu_us_per_request: f64,
+    /// How workers waited for intended times.
+    #[serde(default)]
+    pub pacing: crate::engine::Pacing,
     pub passed: bool,
     pub valid: bool,
     pub partial: bool,
@@ -180,6 +189,7 @@ pub struct Summary {
     pub by_stage: Vec<ByStage>,
     pub criteria: Vec<Criterion>,
     /// The plan as run, as `metronome check` describes it (header values never included).
+    #[serde(default)]
     pub plan_description: String,
 }
 
@@ -359,6 +369,13 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         new_connections: engine.new_connections,
         bytes_received: all.bytes,
         clamped_values: totals.clamped,
+        engine_cpu_s: rec.engine_cpu.as_secs_f64(),
+        engine_cpu_us_per_request: if engine.scheduled == 0 {
+            0.0
+        } else {
+            rec.engine_cpu.as_secs_f64() * 1e6 / engine.scheduled as f64
+        },
+        pacing: plan.pacing,
         passed,
         valid,
         partial: facts.interrupted_at.is_some(),

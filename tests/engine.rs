@@ -235,3 +235,25 @@ fn limits_hold_when_threads_outnumber_them() {
     );
     assert_eq!(s.requests + s.dropped, 100);
 }
+
+#[test]
+fn dispatch_lag_stays_near_the_machines_own_timer_floor() {
+    // Absolute figures mean little on a shared VM, so the bound is relative: a bare loop
+    // sleeping to absolute deadlines at the same rate, measured now, sets the floor. A
+    // regression to a millisecond timer (p50 ~500-900 µs) fails; noise within 10x does not.
+    let floor = metronome::bench::bare_sleep_p50(1000.0, 1000);
+    let target = demo(DemoConfig::default());
+    let s = run(quick(
+        &target.base_url(),
+        "/health",
+        1000.0,
+        Duration::from_secs(2),
+    ));
+    let lag = Duration::from_micros(s.dispatch_lag_us.p50.unwrap());
+    let bound = (floor * 10).max(Duration::from_micros(450));
+    eprintln!("dispatch lag p50 {lag:?}, bare sleeping loop p50 {floor:?}, bound {bound:?}");
+    assert!(
+        lag <= bound,
+        "dispatch lag p50 {lag:?} above {bound:?} (floor {floor:?})"
+    );
+}

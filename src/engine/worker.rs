@@ -45,6 +45,8 @@ pub struct Handover {
     pub last: bool,
     /// Where the recorder sends the recording back, emptied, for the worker to reuse.
     pub give_back: mpsc::UnboundedSender<Recording>,
+    /// With the last handover: the CPU time this worker thread used in all.
+    pub cpu: Option<Duration>,
 }
 
 /// Setup is everything a worker thread is given.
@@ -354,6 +356,17 @@ async fn drain(shared: &Shared, stop: &mut watch::Receiver<Option<Instant>>) {
     }
 }
 
+/// thread_cpu_time is the CPU time (user and system) the calling thread has used.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// hand_over_every_second hands the recording over on every whole second of the run, so every
 /// worker's handover k covers the same second [k − 1, k) and the recorder can close that
 /// second once all of them are in.
@@ -387,5 +400,6 @@ fn hand_over(shared: &Shared, worker: usize, tx: &mpsc::UnboundedSender<Handover
         in_flight: shared.in_flight.get() as u64,
         last,
         give_back: shared.give_back.clone(),
+        cpu: last.then(thread_cpu_time),
     });
 }

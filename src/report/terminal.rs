@@ -185,6 +185,11 @@ pub fn render(s: &Summary) -> String {
         s.connections_opened_before_start,
         s.new_connections
     );
+    let _ = writeln!(
+        w,
+        "              {:?} pacing · the worker threads used {:.2} s of CPU, {:.1} µs per arrival",
+        s.pacing, s.engine_cpu_s, s.engine_cpu_us_per_request
+    );
     if s.clamped_values > 0 {
         let _ = writeln!(
             w,

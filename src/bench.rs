@@ -1,0 +1,303 @@
+//! Bench: the engine measured by itself on this machine.
+//!
+//! First the machine's timer floor: how late a bare loop wakes when it sleeps to absolute
+//! deadlines (`clock_nanosleep`, 1 ns timer slack) and when it spins, at the bench's rates — what
+//! precision this machine allows at all. Then real runs against a minimal target (the demo
+//! target on its own thread, or `--url`), stepping the rate up until the schedule no longer
+//! holds, each step with its dispatch lag beside the floor, the CPU the engine's worker threads
+//! used per request (from their own CPU clocks, so the in-process target's work is not
+//! counted), and the peak memory of the process.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::demo::{DemoConfig, DemoTarget};
+use crate::engine::Pacing;
+use crate::plan::{Plan, Target};
+use crate::record::Hist;
+use crate::run::{self, Failure, Options};
+use crate::units::format_us;
+
+/// HOLD_SHARE is the achieved share of the target rate a step must reach to hold.
+pub const HOLD_SHARE: f64 = 0.995;
+
+/// HOLD_LAG_P99 is the dispatch-lag p99 a step must stay under to hold.
+pub const HOLD_LAG_P99: Duration = Duration::from_millis(1);
+
+/// Lateness summarises how late something woke, in µs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lateness {
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+impl Lateness {
+    fn of(h: &Hist) -> Lateness {
+        let h = h.histogram();
+        Lateness {
+            p50_us: h.value_at_quantile(0.5),
+            p99_us: h.value_at_quantile(0.99),
+            max_us: h.max(),
+        }
+    }
+}
+
+/// Floor is the machine's timer floor at one rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Floor {
+    pub rate: f64,
+    /// A bare loop sleeping to absolute deadlines.
+    pub sleep: Lateness,
+    /// A bare loop spinning to its deadlines.
+    pub spin: Lateness,
+}
+
+/// Step is one rate of the bench.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub dispatch_lag: Lateness,
+    pub latency_p50_us: u64,
+    pub cpu_us_per_request: f64,
+    pub peak_rss_mib: f64,
+    pub dropped: u64,
+    pub errors: u64,
+    pub held: bool,
+}
+
+/// Report is the whole bench.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub threads: usize,
+    pub pacing: Pacing,
+    pub step_duration_s: f64,
+    pub floor: Vec<Floor>,
+    pub steps: Vec<Step>,
+    /// The highest rate whose step held.
+    pub highest_rate_held: Option<f64>,
+}
+
+/// Settings are what `metronome bench` was asked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A target to use instead of the in-process one.
+    pub url: Option<String>,
+    /// Length of each step.
+    pub duration: Duration,
+    /// Worker threads.
+    pub threads: usize,
+    /// Rates to step through, in order.
+    pub rates: Vec<f64>,
+    /// Pacing of the workers.
+    pub pacing: Pacing,
+    /// Connections.
+    pub connections: usize,
+}
+
+fn monotonic_ns() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}
+
+/// bare_loop wakes `n` times at `rate` on a fresh thread, sleeping (or spinning) to absolute
+/// deadlines, and records how late each wake-up was.
+fn bare_loop(rate: f64, n: u64, spin: bool) -> Hist {
+    std::thread::spawn(move || {
+        // SAFETY: prctl with constant arguments on the calling thread.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+        let gap = 1e9 / rate;
+        let start = monotonic_ns() + 1_000_000;
+        let mut h = Hist::default();
+        for i in 0..n {
+            let deadline = start + (i as f64 * gap) as u128;
+            if spin {
+                while monotonic_ns() < deadline {
+                    std::hint::spin_loop();
+                }
+            } else {
+                let ts = libc::timespec {
+                    tv_sec: (deadline / 1_000_000_000) as libc::time_t,
+                    tv_nsec: (deadline % 1_000_000_000) as libc::c_long,
+                };
+                // SAFETY: an absolute sleep on the monotonic clock with a valid timespec.
+                unsafe {
+                    libc::clock_nanosleep(
+                        libc::CLOCK_MONOTONIC,
+                        libc::TIMER_ABSTIME,
+                        &ts,
+                        std::ptr::null_mut(),
+                    )
+                };
+            }
+            let late = monotonic_ns().saturating_sub(deadline);
+            h.record(Duration::from_nanos(late as u64));
+        }
+        h
+    })
+    .join()
+    .expect("the timer loop does not panic")
+}
+
+/// floor measures the machine's timer floor at `rate` for about `d`.
+pub fn floor(rate: f64, d: Duration) -> Floor {
+    let n = (rate * d.as_secs_f64()).max(100.0) as u64;
+    Floor {
+        rate,
+        sleep: Lateness::of(&bare_loop(rate, n, false)),
+        spin: Lateness::of(&bare_loop(rate, n, true)),
+    }
+}
+
+/// bare_sleep_p50 is the median lateness of a bare sleeping loop at `rate` over `n` wake-ups.
+pub fn bare_sleep_p50(rate: f64, n: u64) -> Duration {
+    Duration::from_micros(bare_loop(rate, n, false).histogram().value_at_quantile(0.5))
+}
+
+fn peak_rss_mib() -> f64 {
+    // SAFETY: getrusage fills a struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+/// run performs the bench, printing each line as it is measured.
+pub fn run(settings: &Settings) -> Result<Report, Failure> {
+    println!(
+        "metronome bench · {} worker thread(s) · {:?} pacing · {:.0} s per step",
+        settings.threads,
+        settings.pacing,
+        settings.duration.as_secs_f64()
+    );
+    println!("\ntimer floor (how late a bare loop wakes at each rate, no HTTP):");
+    println!(
+        "  {:>10}  {:>26}  {:>26}",
+        "rate/s", "sleep p50 / p99 / max", "spin p50 / p99 / max"
+    );
+    let mut floors = Vec::new();
+    for rate in [1_000.0, 10_000.0] {
+        let f = floor(rate, Duration::from_secs(2));
+        println!(
+            "  {:>10.0}  {:>26}  {:>26}",
+            rate,
+            format!(
+                "{} / {} / {}",
+                format_us(f.sleep.p50_us),
+                format_us(f.sleep.p99_us),
+                format_us(f.sleep.max_us)
+            ),
+            format!(
+                "{} / {} / {}",
+                format_us(f.spin.p50_us),
+                format_us(f.spin.p99_us),
+                format_us(f.spin.max_us)
+            ),
+        );
+        floors.push(f);
+    }
+    let local = match &settings.url {
+        Some(_) => None,
+        None => Some(DemoTarget::start(DemoConfig::default()).map_err(|e| {
+            Failure::NotValid(format!("could not start the in-process target: {e}"))
+        })?),
+    };
+    let url = match (&settings.url, &local) {
+        (Some(u), _) => u.clone(),
+        (None, Some(t)) => format!("{}/health", t.base_url()),
+        (None, None) => unreachable!("a target is either given or started"),
+    };
+    println!(
+        "\nsteps against {url} (a step holds when achieved ≥ {:.1} % of target and dispatch lag p99 ≤ {} ms):",
+        HOLD_SHARE * 100.0,
+        HOLD_LAG_P99.as_millis()
+    );
+    println!(
+        "  {:>10} {:>10} {:>24} {:>10} {:>12} {:>10}  held",
+        "target/s", "achieved", "dispatch lag p50/p99/max", "p50", "CPU µs/req", "peak RSS"
+    );
+    let mut steps = Vec::new();
+    let mut highest = None;
+    for &rate in &settings.rates {
+        let (target, path) = Target::parse(&url).map_err(Failure::Usage)?;
+        let mut plan = Plan::quick(
+            target,
+            hyper::http::Method::GET,
+            &path,
+            rate,
+            settings.duration,
+        );
+        plan.threads = settings.threads;
+        plan.pacing = settings.pacing;
+        plan.limits.connections = settings.connections;
+        plan.limits.timeout = Duration::from_secs(5);
+        let started = Instant::now();
+        let s = run::execute(
+            plan,
+            &Options {
+                quiet: true,
+                ..Options::default()
+            },
+            std::future::pending(),
+        )?;
+        let lag = Lateness {
+            p50_us: s.dispatch_lag_us.p50.unwrap_or(0),
+            p99_us: s.dispatch_lag_us.p99.unwrap_or(0),
+            max_us: s.dispatch_lag_us.max.unwrap_or(0),
+        };
+        let held = s.achieved_rate >= HOLD_SHARE * rate
+            && (lag.p99_us as u128) <= HOLD_LAG_P99.as_micros()
+            && s.dropped == 0;
+        let step = Step {
+            target_rate: rate,
+            achieved_rate: s.achieved_rate,
+            latency_p50_us: s.latency_us.p50.unwrap_or(0),
+            cpu_us_per_request: s.engine_cpu_us_per_request,
+            peak_rss_mib: peak_rss_mib(),
+            dropped: s.dropped,
+            errors: s.errors,
+            dispatch_lag: lag,
+            held,
+        };
+        println!(
+            "  {:>10.0} {:>10.0} {:>24} {:>10} {:>12.1} {:>8.1}MiB  {}",
+            rate,
+            step.achieved_rate,
+            format!(
+                "{} / {} / {}",
+                format_us(step.dispatch_lag.p50_us),
+                format_us(step.dispatch_lag.p99_us),
+                format_us(step.dispatch_lag.max_us)
+            ),
+            format_us(step.latency_p50_us),
+            step.cpu_us_per_request,
+            step.peak_rss_mib,
+            if held { "yes" } else { "NO" }
+        );
+        let _ = started;
+        steps.push(step);
+        if held {
+            highest = Some(rate);
+        } else {
+            break;
+        }
+    }
+    match highest {
+        Some(r) => println!("\nhighest rate held: {r:.0}/s"),
+        None => println!("\nno step held: even the lowest rate broke the schedule on this machine"),
+    }
+    Ok(Report {
+        threads: settings.threads,
+        pacing: settings.pacing,
+        step_duration_s: settings.duration.as_secs_f64(),
+        floor: floors,
+        steps,
+        highest_rate_held: highest,
+    })
+}
