@@ -223,13 +223,26 @@ pub struct Shard<'a> {
     count: u64,
 }
 
+impl Arrivals<'_> {
+    /// next_of_shard returns the next arrival whose index ≡ `index` (mod `count`). Evenly spaced
+    /// arrivals jump straight to it; Poisson ones must draw every gap on the way.
+    fn next_of_shard(&mut self, index: u64, count: u64) -> Option<Arrival> {
+        if self.schedule.process == ArrivalProcess::Uniform {
+            let behind = (index + count - self.index % count) % count;
+            self.index += behind;
+            return self.next();
+        }
+        self.find(|a| a.index % count == index)
+    }
+}
+
 impl<'a> Shard<'a> {
     /// new takes shard `index` of `count` over the given schedules (one per scenario).
     pub fn new(schedules: &'a [Schedule], index: u64, count: u64) -> Shard<'a> {
         let mut streams: Vec<_> = schedules.iter().map(|s| s.arrivals()).collect();
         let heads = streams
             .iter_mut()
-            .map(|s| s.find(|a| a.index % count == index))
+            .map(|s| s.next_of_shard(index, count))
             .collect();
         Shard {
             streams,
@@ -249,7 +262,7 @@ impl Iterator for Shard<'_> {
             .filter_map(|(k, a)| a.map(|a| (k, a)))
             .min_by_key(|(_, a)| a.offset)?;
         let (index, count) = (self.index, self.count);
-        self.heads[k] = self.streams[k].find(|a| a.index % count == index);
+        self.heads[k] = self.streams[k].next_of_shard(index, count);
         Some((k, a))
     }
 }
@@ -380,6 +393,25 @@ mod tests {
             assert!((n - 10 * (2 * k + 1)).abs() <= 1, "second {k}: {n}");
         }
         assert_eq!(all.iter().filter(|a| a.stage == 0).count(), 1000);
+    }
+
+    #[test]
+    fn uniform_shards_partition_the_schedule_too() {
+        let schedules = vec![Schedule::new(
+            vec![ramp("up", 0.0, 300.0, 2.0)],
+            ArrivalProcess::Uniform,
+            5,
+            0,
+        )];
+        let key = |(k, a): (usize, Arrival)| (a.offset, k, a.index);
+        let one: Vec<_> = Shard::new(&schedules, 0, 1).map(key).collect();
+        let mut three: Vec<_> = (0..3)
+            .flat_map(|i| Shard::new(&schedules, i, 3))
+            .map(key)
+            .collect();
+        three.sort();
+        assert_eq!(one, three);
+        assert_eq!(one.len(), 300);
     }
 
     #[test]

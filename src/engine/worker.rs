@@ -88,7 +88,9 @@ struct Shared {
     /// Notified whenever in_flight falls to zero.
     drained: Notify,
     /// Set when the drain ends: arrivals still waiting for a connection give up as dropped.
-    abandon: watch::Sender<bool>,
+    abandon: Cell<bool>,
+    /// Notified when `abandon` is set.
+    abandoned: Notify,
     prepared: Arc<Vec<Vec<Prepared>>>,
     plan: Arc<Plan>,
     timeout: Duration,
@@ -121,7 +123,8 @@ async fn work(mut setup: Setup) {
         in_flight: Cell::new(0),
         max_in_flight: setup.max_in_flight,
         drained: Notify::new(),
-        abandon: watch::Sender::new(false),
+        abandon: Cell::new(false),
+        abandoned: Notify::new(),
         prepared: setup.prepared.clone(),
         plan: setup.plan.clone(),
         timeout: limits.timeout,
@@ -267,11 +270,16 @@ async fn issue(
         dispatched.saturating_duration_since(intended),
         false,
     );
-    let mut abandon = shared.abandon.subscribe();
-    let lease = tokio::select! {
-        biased;
-        lease = shared.pool.lease() => Some(lease),
-        _ = abandon.wait_for(|&a| a) => None,
+    // Everything here runs on one thread: no notification can slip in between checking the
+    // flag and waiting for it.
+    let lease = if shared.abandon.get() {
+        None
+    } else {
+        tokio::select! {
+            biased;
+            lease = shared.pool.lease() => Some(lease),
+            _ = shared.abandoned.notified() => None,
+        }
     };
     let Some(mut lease) = lease else {
         shared.recording.borrow_mut().abandoned(scenario, stage);
@@ -350,7 +358,8 @@ async fn drain(shared: &Shared, stop: &mut watch::Receiver<Option<Instant>>) {
             _ = tokio::time::sleep_until(deadline) => break,
         }
     }
-    shared.abandon.send_replace(true);
+    shared.abandon.set(true);
+    shared.abandoned.notify_waiters();
     while shared.in_flight.get() > 0 {
         shared.drained.notified().await;
     }
