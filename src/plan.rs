@@ -171,6 +171,53 @@ pub struct Target {
     pub base_path: String,
     /// Headers sent with every request.
     pub headers: HeaderMap,
+    /// How connections are made: TLS, HTTP version, keep-alive.
+    pub transport: Transport,
+}
+
+/// HttpVersion is the protocol requests are sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum HttpVersion {
+    /// HTTP/1.1.
+    #[default]
+    #[serde(rename = "1.1")]
+    Http1,
+    /// HTTP/2: over TLS by ALPN, over cleartext with prior knowledge (h2c).
+    #[serde(rename = "2")]
+    Http2,
+    /// HTTP/2 when TLS's ALPN agrees to it, else HTTP/1.1 (cleartext: HTTP/1.1).
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+/// Transport says how connections to the target are made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transport {
+    /// TLS (an https:// base URL).
+    pub tls: bool,
+    /// A PEM file of extra trusted certificates (a private CA), beside the platform's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Skip certificate verification (announced in every output).
+    pub insecure: bool,
+    /// The protocol.
+    pub http: HttpVersion,
+    /// Keep connections open between requests; false opens one per request.
+    pub keep_alive: bool,
+    /// HTTP/2: most concurrent streams on one connection.
+    pub max_streams: usize,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Transport {
+            tls: false,
+            ca_file: None,
+            insecure: false,
+            http: HttpVersion::Http1,
+            keep_alive: true,
+            max_streams: 100,
+        }
+    }
 }
 
 impl Target {
@@ -180,23 +227,19 @@ impl Target {
         let uri: Uri = url.parse().map_err(|e| {
             format!("`{url}` is not a URL ({e}); write it like http://127.0.0.1:8001/health")
         })?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "`{url}`: https is not supported yet; use an http:// URL"
-                ));
-            }
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             _ => {
                 return Err(format!(
-                    "`{url}` has no http:// scheme; write it like http://127.0.0.1:8001/health"
+                    "`{url}` has no http:// or https:// scheme; write it like http://127.0.0.1:8001/health"
                 ));
             }
-        }
+        };
         let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| {
             format!("`{url}` has no host; write it like http://127.0.0.1:8001/health")
         })?;
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -212,13 +255,18 @@ impl Target {
             authority,
             base_path: String::new(),
             headers: HeaderMap::new(),
+            transport: Transport {
+                tls,
+                ..Transport::default()
+            },
         };
         Ok((target, path_and_query))
     }
 
     /// url renders the base URL for output.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.authority, self.base_path)
+        let scheme = if self.transport.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority, self.base_path)
     }
 }
 
@@ -329,7 +377,9 @@ mod tests {
         let (t, path) = Target::parse("http://[::1]:9/").unwrap();
         assert_eq!((t.host.as_str(), path.as_str()), ("::1", "/"));
         assert_eq!(Target::parse("http://localhost").unwrap().0.port, 80);
-        for bad in ["127.0.0.1:8001", "ftp://x/", "https://x/", "http://"] {
+        assert!(Target::parse("https://x/").unwrap().0.transport.tls);
+        assert_eq!(Target::parse("https://x/").unwrap().0.port, 443);
+        for bad in ["127.0.0.1:8001", "ftp://x/", "http://"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

@@ -1804,7 +1804,7 @@ path = "/health"
             SHORT,
             Path::new("p.toml"),
             &Overrides {
-                host: Some("https://x".into()),
+                host: Some("ftp://x".into()),
                 ..Overrides::default()
             },
         )

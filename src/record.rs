@@ -24,6 +24,8 @@ pub enum ErrorKind {
     ConnectTimeout,
     /// Opening the connection failed another way (unreachable, handshake failed).
     ConnectError,
+    /// The TLS handshake failed: an untrusted or mismatched certificate, or no common protocol.
+    Tls,
     /// No complete response within the timeout after the request was sent.
     RequestTimeout,
     /// The connection was reset or closed before the response was complete.
@@ -43,10 +45,11 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// ALL lists every kind in the order output shows them.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectError,
+        ErrorKind::Tls,
         ErrorKind::RequestTimeout,
         ErrorKind::ResetClosed,
         ErrorKind::Protocol,
@@ -62,6 +65,7 @@ impl ErrorKind {
             ErrorKind::ConnectRefused => "connect_refused",
             ErrorKind::ConnectTimeout => "connect_timeout",
             ErrorKind::ConnectError => "connect_error",
+            ErrorKind::Tls => "tls_error",
             ErrorKind::RequestTimeout => "request_timeout",
             ErrorKind::ResetClosed => "reset_closed",
             ErrorKind::Protocol => "protocol_error",
@@ -271,6 +275,8 @@ pub struct StageCell {
     pub queue_wait: Hist,
     /// Time to open a connection for an arrival (0 when a pooled one was reused).
     pub connect: Hist,
+    /// TLS handshakes of the connections arrivals opened.
+    pub tls_handshake: Hist,
     /// Arrivals the engine got to (issued or dropped).
     pub scheduled: u64,
     /// Arrivals that could not be issued.
@@ -285,6 +291,7 @@ impl StageCell {
         self.dispatch_lag.merge(&other.dispatch_lag);
         self.queue_wait.merge(&other.queue_wait);
         self.connect.merge(&other.connect);
+        self.tls_handshake.merge(&other.tls_handshake);
         self.scheduled += other.scheduled;
         self.dropped += other.dropped;
         self.new_connections += other.new_connections;
@@ -304,8 +311,10 @@ pub struct Outcome {
     pub latency: Duration,
     /// Waiting for a connection.
     pub queue_wait: Duration,
-    /// Opening a connection, if one was opened.
+    /// Opening a connection, if one was opened (TLS handshake included).
     pub connect: Option<Duration>,
+    /// The TLS handshake of that connection, if there was one.
+    pub tls: Option<Duration>,
     /// Request sent → response complete.
     pub service_time: Duration,
     /// Body bytes read, or why it failed.
@@ -374,6 +383,9 @@ impl Recording {
         clamped += u64::from(s.queue_wait.record(o.queue_wait));
         clamped += u64::from(s.connect.record(o.connect.unwrap_or_default()));
         s.new_connections += u64::from(o.connect.is_some());
+        if let Some(t) = o.tls {
+            clamped += u64::from(s.tls_handshake.record(t));
+        }
         let c = &mut self.cells[self.layout.cell(o.scenario, o.request, o.stage)];
         match o.result {
             Ok(bytes) => {
@@ -402,6 +414,7 @@ impl Recording {
             s.dispatch_lag.reset();
             s.queue_wait.reset();
             s.connect.reset();
+            s.tls_handshake.reset();
             s.scheduled = 0;
             s.dropped = 0;
             s.new_connections = 0;
@@ -454,6 +467,7 @@ mod tests {
             latency: ms(20),
             queue_wait: ms(5),
             connect: None,
+            tls: None,
             service_time: ms(15),
             result: Ok(100),
         };

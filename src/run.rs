@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine;
 use crate::plan::Plan;
+use crate::record::ErrorKind;
 use crate::recorder::Recorder;
 use crate::report::{self, progress::Progress, results};
 use crate::summary::{self, RunFacts, Summary};
@@ -261,16 +262,22 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
     let url = plan.target.url();
     let prepared = engine::prepare(plan).map_err(Failure::Usage)?;
     let limit = plan.limits.timeout.min(PREFLIGHT_TIMEOUT);
+    let dialer = engine::dialer_for(addr, &plan.target, limit).map_err(Failure::Usage)?;
     let attempt = async {
-        let (mut sender, _) = engine::connect(addr, limit)
+        let opened = dialer.open().await.map_err(|f| match f.kind {
+            ErrorKind::Tls => format!(
+                "could not connect to {url} ({addr}): the TLS handshake failed (tls_error): the certificate is not trusted or does not match the host, or the server does not offer the HTTP version asked for; give the CA with ca_file (plan) / --ca-file, or --insecure to skip verification"
+            ),
+            kind => format!("could not connect to {url} ({addr}): {}", kind.name()),
+        })?;
+        let mut sender = opened.sender;
+        let mut request = prepared[0][0].request(&plan.vars, plan.seed, 0, 0);
+        if matches!(sender, engine::Sender::H2(_)) {
+            engine::to_absolute(&mut request, plan.target.transport.tls);
+        }
+        let reply = engine::send(&mut sender, request)
             .await
-            .map_err(|(kind, _)| format!("could not connect to {url} ({addr}): {}", kind.name()))?;
-        let reply = engine::send(
-            &mut sender,
-            prepared[0][0].request(&plan.vars, plan.seed, 0, 0),
-        )
-        .await
-        .map_err(|_| format!("{url} closed the connection before the request was sent"))?;
+            .map_err(|_| format!("{url} closed the connection before the request was sent"))?;
         match reply.result {
             Ok(_) => Ok(()),
             Err(kind) if kind.answered() => Ok(()),

@@ -603,13 +603,13 @@ base_url = "127.0.0.1:8001"
         "write it like http://127.0.0.1:8001",
     ),
     case(
-        "https base_url",
+        "ftp base_url",
         r#"[target]
-base_url = "https://example.com"
+base_url = "ftp://example.com"
 "#,
         2,
         Some(12),
-        "https is not supported yet",
+        "no http:// or https:// scheme",
     ),
     case(
         "bad arrivals",

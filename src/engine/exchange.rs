@@ -5,9 +5,9 @@ use std::io;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
 use hyper::http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
 
+use super::pool::Sender;
 use crate::plan::{RequestSpec, Target};
 use crate::record::ErrorKind;
 use crate::template::{Template, Vars};
@@ -87,6 +87,23 @@ impl Prepared {
     }
 }
 
+/// to_absolute gives a request the absolute URI HTTP/2 needs (its :scheme and :authority),
+/// taking the authority from the Host header.
+pub fn to_absolute(request: &mut Request<Full<Bytes>>, tls: bool) {
+    let Some(host) = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
+        return;
+    };
+    let scheme = if tls { "https" } else { "http" };
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    if let Ok(uri) = format!("{scheme}://{host}{path}").parse() {
+        *request.uri_mut() = uri;
+    }
+}
+
 /// escape_unsafe percent-encodes the bytes a URI may not hold (spaces, quotes, non-ASCII…), so a
 /// template value drawn from a list still makes a valid request target.
 fn escape_unsafe(path: &str) -> String {
@@ -115,10 +132,14 @@ pub struct Reply {
 /// connection turned out to be closed before the request left (a pooled connection the target
 /// closed while idle), the request comes back unsent as `Err`, for a retry on a new connection.
 pub async fn send(
-    sender: &mut SendRequest<Full<Bytes>>,
+    sender: &mut Sender,
     request: Request<Full<Bytes>>,
 ) -> Result<Reply, Request<Full<Bytes>>> {
-    let response = match sender.try_send_request(request).await {
+    let sent = match sender {
+        Sender::H1(s) => s.try_send_request(request).await,
+        Sender::H2(s) => s.try_send_request(request).await,
+    };
+    let response = match sent {
         Ok(r) => r,
         Err(mut e) => {
             if let Some(unsent) = e.take_message() {

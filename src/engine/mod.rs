@@ -6,9 +6,11 @@
 //! holds the receiving end of the handover channel (the recorder). The engine knows nothing of
 //! summaries or output.
 
+pub mod checks;
 mod exchange;
 mod pacer;
 mod pool;
+mod tls;
 mod worker;
 
 use std::net::SocketAddr;
@@ -18,9 +20,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use exchange::{Prepared, Reply, send};
+pub use exchange::{Prepared, Reply, send, to_absolute};
 pub use pacer::Pacing;
-pub use pool::connect;
+pub use pool::{Dialer, Sender, dialer_for};
 pub use worker::Handover;
 
 use crate::plan::Plan;
@@ -87,6 +89,7 @@ pub fn start(
 ) -> Result<Engine, String> {
     let layout = Arc::new(layout(&plan));
     let prepared = Arc::new(prepare(&plan)?);
+    let dialer = pool::dialer_for(addr, &plan.target, plan.limits.timeout)?;
     let n = threads(&plan);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut starts = Vec::new();
@@ -99,7 +102,7 @@ pub fn start(
             count: n,
             plan: plan.clone(),
             layout: layout.clone(),
-            addr,
+            dialer: dialer.clone(),
             connections: share(plan.limits.connections, n, i),
             max_in_flight: share(plan.limits.max_in_flight, n, i),
             connect_rate: share(plan.limits.connect_rate as usize, n, i) as u32,

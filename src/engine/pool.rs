@@ -1,12 +1,14 @@
-//! Pool: one worker's HTTP/1.1 keep-alive connections to the target.
+//! Pool: one worker's connections to the target, HTTP/1.1 or HTTP/2, cleartext or TLS.
 //!
-//! A slot semaphore bounds how many connections exist (open or opening); whoever holds a slot
-//! either reuses an idle connection or opens one. Slots are handed out first come, first served,
-//! so the time spent waiting for one is an arrival's queue wait. New connections open at a
-//! bounded pace (a governor limiter), so a spike against a slowing target does not become a
-//! connection storm. The pool lives on one worker thread and is not shared across threads.
+//! A slot semaphore bounds what may be in use at once: for HTTP/1.1 one slot is one connection
+//! (open or opening); for HTTP/2 one slot is one stream, `max_streams` of them per connection.
+//! Whoever holds a slot reuses an idle HTTP/1.1 connection, shares an HTTP/2 connection with a
+//! free stream, or opens a connection. Slots are handed out first come, first served, so the
+//! time spent waiting for one is an arrival's queue wait. New connections open at a bounded
+//! pace (a governor limiter), so a spike against a slowing target does not become a connection
+//! storm. The pool lives on one worker thread and is not shared across threads.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
@@ -14,115 +16,363 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http_body_util::Full;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio_rustls::TlsConnector;
 
 use super::exchange::classify_connect;
+use super::tls;
+use crate::plan::{HttpVersion, Transport};
 use crate::record::ErrorKind;
 
 /// Sender sends requests on one connection.
-pub type Sender = SendRequest<Full<Bytes>>;
-
-/// Pool holds a worker's connections.
-pub struct Pool {
-    addr: SocketAddr,
-    /// One permit per connection the worker may have.
-    slots: Semaphore,
-    /// Connections open and not carrying a request.
-    idle: RefCell<Vec<Sender>>,
-    /// Paces new connections.
-    limiter: DefaultDirectRateLimiter,
-    /// Bound on opening one connection.
-    connect_timeout: Duration,
+pub enum Sender {
+    /// An HTTP/1.1 connection: one request at a time.
+    H1(http1::SendRequest<Full<Bytes>>),
+    /// A handle on an HTTP/2 connection: many streams at a time.
+    H2(http2::SendRequest<Full<Bytes>>),
 }
 
-/// Lease is the right to use one connection: a slot, and the idle connection it found if any.
-pub struct Lease<'a> {
-    _slot: SemaphorePermit<'a>,
-    /// A pooled connection ready to send, or None when one must be opened.
-    pub sender: Option<Sender>,
-}
-
-impl Pool {
-    /// new makes an empty pool of at most `connections` connections to `addr`, opening at most
-    /// `connect_rate` per second after the first `connections`.
-    pub fn new(
-        addr: SocketAddr,
-        connections: usize,
-        connect_rate: u32,
-        connect_timeout: Duration,
-    ) -> Pool {
-        let burst = NonZeroU32::new(connections.clamp(1, u32::MAX as usize) as u32).unwrap();
-        let rate = NonZeroU32::new(connect_rate.max(1)).unwrap();
-        Pool {
-            addr,
-            slots: Semaphore::new(connections.max(1)),
-            idle: RefCell::new(Vec::with_capacity(connections)),
-            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
-            connect_timeout,
+impl Sender {
+    /// is_closed says whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
         }
     }
 
-    /// lease waits for a slot, then for a pooled connection that is still usable or, failing
-    /// that, for the pace limiter to allow opening a new one.
+    async fn ready(&mut self) -> bool {
+        match self {
+            Sender::H1(s) => s.ready().await.is_ok(),
+            Sender::H2(s) => s.ready().await.is_ok(),
+        }
+    }
+}
+
+/// Opened is a new connection and what opening it cost.
+pub struct Opened {
+    /// The connection.
+    pub sender: Sender,
+    /// TCP connect (and, with TLS, the handshake too).
+    pub connect: Duration,
+    /// The TLS handshake alone, when there was one.
+    pub tls: Option<Duration>,
+}
+
+/// Failed is a connection that could not be opened, and how long trying took.
+#[derive(Debug, Clone, Copy)]
+pub struct Failed {
+    /// Why.
+    pub kind: ErrorKind,
+    /// Time spent trying.
+    pub took: Duration,
+}
+
+/// Dialer opens connections to the target.
+#[derive(Clone)]
+pub struct Dialer {
+    addr: SocketAddr,
+    timeout: Duration,
+    http: HttpVersion,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+impl Dialer {
+    /// new prepares to connect to `addr` (named `host` for TLS) as `transport` says.
+    pub fn new(
+        addr: SocketAddr,
+        host: &str,
+        transport: &Transport,
+        timeout: Duration,
+    ) -> Result<Dialer, String> {
+        let tls = if transport.tls {
+            Some((
+                TlsConnector::from(tls::client_config(transport)?),
+                tls::server_name(host)?,
+            ))
+        } else {
+            None
+        };
+        Ok(Dialer {
+            addr,
+            timeout,
+            http: transport.http,
+            tls,
+        })
+    }
+
+    /// open opens one connection, within the timeout.
+    pub async fn open(&self) -> Result<Opened, Failed> {
+        let started = Instant::now();
+        let failed = |kind| Failed {
+            kind,
+            took: started.elapsed(),
+        };
+        match tokio::time::timeout(self.timeout, self.dial(started)).await {
+            Ok(r) => r.map_err(failed),
+            Err(_) => Err(failed(ErrorKind::ConnectTimeout)),
+        }
+    }
+
+    async fn dial(&self, started: Instant) -> Result<Opened, ErrorKind> {
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| classify_connect(&e))?;
+        // Small requests must leave at once, not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        match &self.tls {
+            None => {
+                let h2 = self.http == HttpVersion::Http2;
+                let sender = handshake(TokioIo::new(stream), h2).await?;
+                Ok(Opened {
+                    sender,
+                    connect: started.elapsed(),
+                    tls: None,
+                })
+            }
+            Some((connector, name)) => {
+                let tls_started = Instant::now();
+                let stream = connector.connect(name.clone(), stream).await.map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        ErrorKind::Tls
+                    } else {
+                        classify_connect(&e)
+                    }
+                })?;
+                let tls = tls_started.elapsed();
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                if self.http == HttpVersion::Http2 && !h2 {
+                    return Err(ErrorKind::Tls);
+                }
+                let sender = handshake(TokioIo::new(stream), h2).await?;
+                Ok(Opened {
+                    sender,
+                    connect: started.elapsed(),
+                    tls: Some(tls),
+                })
+            }
+        }
+    }
+}
+
+async fn handshake<T>(io: TokioIo<T>, h2: bool) -> Result<Sender, ErrorKind>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if h2 {
+        let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|_| ErrorKind::ConnectError)?;
+        tokio::task::spawn_local(async move {
+            let _ = connection.await;
+        });
+        Ok(Sender::H2(sender))
+    } else {
+        let (sender, connection) = http1::handshake(io)
+            .await
+            .map_err(|_| ErrorKind::ConnectError)?;
+        tokio::task::spawn_local(async move {
+            // The connection ends when the target closes it or every sender is dropped.
+            let _ = connection.await;
+        });
+        Ok(Sender::H1(sender))
+    }
+}
+
+/// An HTTP/2 connection shared by streams.
+struct Shared {
+    id: u64,
+    sender: http2::SendRequest<Full<Bytes>>,
+    streams: usize,
+}
+
+/// Pool holds a worker's connections.
+pub struct Pool {
+    dialer: Dialer,
+    /// One permit per HTTP/1.1 connection, or per HTTP/2 stream.
+    slots: Semaphore,
+    /// HTTP/1.1 connections open and not carrying a request.
+    idle: RefCell<Vec<http1::SendRequest<Full<Bytes>>>>,
+    /// HTTP/2 connections with their streams in use.
+    shared: RefCell<Vec<Shared>>,
+    /// Whether the target speaks HTTP/2 (known once a connection is open).
+    h2: Cell<bool>,
+    next_id: Cell<u64>,
+    connections: usize,
+    max_streams: usize,
+    keep_alive: bool,
+    /// Paces new connections.
+    limiter: DefaultDirectRateLimiter,
+}
+
+/// Lease is the right to send one request: a slot, and the connection it found if any.
+pub struct Lease<'a> {
+    pool: &'a Pool,
+    _slot: SemaphorePermit<'a>,
+    /// A connection ready to send on, or None when one must be opened.
+    pub sender: Option<Sender>,
+    /// The shared HTTP/2 connection whose stream this lease holds.
+    h2: Option<u64>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.h2 {
+            let mut shared = self.pool.shared.borrow_mut();
+            if let Some(c) = shared.iter_mut().find(|c| c.id == id) {
+                c.streams -= 1;
+            }
+        }
+    }
+}
+
+impl Pool {
+    /// new makes an empty pool of at most `connections` connections, opening at most
+    /// `connect_rate` per second after the first `connections`.
+    pub fn new(
+        dialer: Dialer,
+        transport: &Transport,
+        connections: usize,
+        connect_rate: u32,
+    ) -> Pool {
+        let connections = connections.max(1);
+        let burst = NonZeroU32::new(connections.min(u32::MAX as usize) as u32).unwrap();
+        let rate = NonZeroU32::new(connect_rate.max(1)).unwrap();
+        let h2 = transport.http == HttpVersion::Http2;
+        Pool {
+            dialer,
+            slots: Semaphore::new(if h2 {
+                connections * transport.max_streams.max(1)
+            } else {
+                connections
+            }),
+            idle: RefCell::new(Vec::with_capacity(connections)),
+            shared: RefCell::new(Vec::new()),
+            h2: Cell::new(h2),
+            next_id: Cell::new(0),
+            connections,
+            max_streams: transport.max_streams.max(1),
+            keep_alive: transport.keep_alive,
+            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+        }
+    }
+
+    /// lease waits for a slot, then for a usable connection or, failing that, for the pace
+    /// limiter to allow opening a new one.
     pub async fn lease(&self) -> Lease<'_> {
         let slot = self
             .slots
             .acquire()
             .await
             .expect("the pool never closes its semaphore");
-        loop {
-            let candidate = self.idle.borrow_mut().pop();
-            match candidate {
-                Some(mut s) => {
-                    if s.ready().await.is_ok() {
-                        return Lease {
-                            _slot: slot,
-                            sender: Some(s),
-                        };
-                    }
-                    // Closed by the target while idle: drop it and look again.
+        let mut lease = Lease {
+            pool: self,
+            _slot: slot,
+            sender: None,
+            h2: None,
+        };
+        if self.h2.get() {
+            self.shared.borrow_mut().retain(|c| !c.sender.is_closed());
+            let found = (self.shared.borrow_mut().iter_mut())
+                .find(|c| c.streams < self.max_streams)
+                .map(|c| {
+                    c.streams += 1;
+                    (c.id, c.sender.clone())
+                });
+            if let Some((id, sender)) = found {
+                lease.h2 = Some(id);
+                lease.sender = Some(Sender::H2(sender));
+                return lease;
+            }
+        } else {
+            loop {
+                let candidate = self.idle.borrow_mut().pop();
+                let Some(s) = candidate else { break };
+                let mut s = Sender::H1(s);
+                if s.ready().await {
+                    lease.sender = Some(s);
+                    return lease;
                 }
-                None => {
-                    self.limiter.until_ready().await;
-                    return Lease {
-                        _slot: slot,
-                        sender: None,
-                    };
-                }
+                // Closed by the target while idle: drop it and look again.
             }
         }
+        self.limiter.until_ready().await;
+        lease
     }
 
-    /// open opens a new connection and returns it with the time it took.
-    pub async fn open(&self) -> Result<(Sender, Duration), (ErrorKind, Duration)> {
-        connect(self.addr, self.connect_timeout).await
+    /// open opens a new connection for a lease that found none.
+    pub async fn open(&self, lease: &mut Lease<'_>) -> Result<Opened, Failed> {
+        let opened = self.dialer.open().await?;
+        if let Sender::H2(s) = &opened.sender
+            && self.keep_alive
+        {
+            lease.h2 = Some(self.adopt(s.clone(), 1));
+        }
+        if matches!(opened.sender, Sender::H2(_)) && !self.h2.get() {
+            // The first connection told us the target speaks HTTP/2 (ALPN): from now on a
+            // slot is a stream.
+            self.h2.set(true);
+            self.slots
+                .add_permits(self.connections * (self.max_streams - 1));
+        }
+        Ok(opened)
     }
 
-    /// give_back returns a connection that can carry another request.
+    fn adopt(&self, sender: http2::SendRequest<Full<Bytes>>, streams: usize) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        self.shared.borrow_mut().push(Shared {
+            id,
+            sender,
+            streams,
+        });
+        id
+    }
+
+    /// give_back returns a connection after a complete exchange: an HTTP/1.1 one goes back to
+    /// the idle list (unless keep-alive is off); an HTTP/2 one stays shared.
     pub fn give_back(&self, sender: Sender) {
-        self.idle.borrow_mut().push(sender);
+        if let Sender::H1(s) = sender
+            && self.keep_alive
+        {
+            self.idle.borrow_mut().push(s);
+        }
     }
 
     /// preopen opens up to `n` connections before the schedule starts, bypassing the pace
     /// limiter; it returns how many opened and the first error, if any.
     pub async fn preopen(&self, n: usize) -> (usize, Option<ErrorKind>) {
+        if !self.keep_alive {
+            return (0, None);
+        }
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let open = connect(self.addr, self.connect_timeout);
-            set.spawn_local(async move { open.await.map(|(s, _)| s).map_err(|(k, _)| k) });
+            let dialer = self.dialer.clone();
+            set.spawn_local(async move { dialer.open().await });
         }
         let (mut opened, mut first_error) = (0, None);
         while let Some(r) = set.join_next().await {
             match r.expect("preopen tasks do not panic") {
-                Ok(s) => {
+                Ok(o) => {
                     opened += 1;
-                    self.give_back(s);
+                    match o.sender {
+                        Sender::H1(s) => self.idle.borrow_mut().push(s),
+                        Sender::H2(s) => {
+                            if !self.h2.get() {
+                                self.h2.set(true);
+                                self.slots
+                                    .add_permits(self.connections * (self.max_streams - 1));
+                            }
+                            self.adopt(s, 0);
+                        }
+                    }
                 }
-                Err(k) => {
-                    first_error.get_or_insert(k);
+                Err(f) => {
+                    first_error.get_or_insert(f.kind);
                 }
             }
         }
@@ -130,28 +380,11 @@ impl Pool {
     }
 }
 
-/// connect opens one HTTP/1.1 connection and returns its sender with the time it took (or the
-/// failure with the time it took to fail).
-pub async fn connect(
+/// dialer_for builds the dialer of a plan's target at a resolved address.
+pub fn dialer_for(
     addr: SocketAddr,
+    target: &crate::plan::Target,
     timeout: Duration,
-) -> Result<(Sender, Duration), (ErrorKind, Duration)> {
-    let started = Instant::now();
-    let failed = |kind| (kind, started.elapsed());
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(failed(classify_connect(&e))),
-        Err(_) => return Err(failed(ErrorKind::ConnectTimeout)),
-    };
-    // Small requests must leave at once, not wait for Nagle's algorithm.
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = match http1::handshake(TokioIo::new(stream)).await {
-        Ok(x) => x,
-        Err(_) => return Err(failed(ErrorKind::ConnectError)),
-    };
-    tokio::task::spawn_local(async move {
-        // The connection ends when the target closes it or every sender is dropped.
-        let _ = connection.await;
-    });
-    Ok((sender, started.elapsed()))
+) -> Result<Dialer, String> {
+    Dialer::new(addr, &target.host, &target.transport, timeout)
 }

@@ -7,7 +7,6 @@
 //! recorder and starts a fresh one.
 
 use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::exchange::{self, Prepared};
 use super::pacer::Pacer;
-use super::pool::Pool;
+use super::pool::{Dialer, Pool, Sender};
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
 use crate::schedule::{Arrival, Shard};
@@ -59,8 +58,8 @@ pub struct Setup {
     pub plan: Arc<Plan>,
     /// Cell layout of recordings.
     pub layout: Arc<Layout>,
-    /// Resolved target address.
-    pub addr: SocketAddr,
+    /// Opens connections to the target.
+    pub dialer: Dialer,
     /// This worker's share of the connection limit.
     pub connections: usize,
     /// This worker's share of the in-flight bound.
@@ -114,10 +113,10 @@ async fn work(mut setup: Setup) {
     let (give_back, returned) = mpsc::unbounded_channel();
     let shared = Rc::new(Shared {
         pool: Pool::new(
-            setup.addr,
+            setup.dialer.clone(),
+            &setup.plan.target.transport,
             setup.connections,
             setup.connect_rate,
-            limits.timeout,
         ),
         recording: RefCell::new(Recording::new(setup.layout.clone())),
         in_flight: Cell::new(0),
@@ -292,6 +291,7 @@ async fn issue(
         latency: Duration::ZERO,
         queue_wait: Instant::now() - dispatched,
         connect: None,
+        tls: None,
         service_time: Duration::ZERO,
         result: Ok(0),
     };
@@ -305,22 +305,26 @@ async fn issue(
     let mut pooled = lease.sender.take();
     // At most two attempts: a pooled connection the target closed while it sat idle hands the
     // request back unsent, and the arrival then opens a new one.
-    while let Some(request) = message.take() {
+    while let Some(mut request) = message.take() {
         let mut sender = match pooled.take() {
             Some(s) => s,
-            None => match shared.pool.open().await {
-                Ok((s, took)) => {
-                    outcome.connect = Some(outcome.connect.unwrap_or_default() + took);
-                    s
+            None => match shared.pool.open(&mut lease).await {
+                Ok(opened) => {
+                    outcome.connect = Some(outcome.connect.unwrap_or_default() + opened.connect);
+                    outcome.tls = opened.tls.or(outcome.tls);
+                    opened.sender
                 }
-                Err((kind, took)) => {
-                    outcome.connect = Some(outcome.connect.unwrap_or_default() + took);
-                    outcome.result = Err(kind);
+                Err(failed) => {
+                    outcome.connect = Some(outcome.connect.unwrap_or_default() + failed.took);
+                    outcome.result = Err(failed.kind);
                     outcome.latency = Instant::now() - intended;
                     break;
                 }
             },
         };
+        if matches!(sender, Sender::H2(_)) {
+            exchange::to_absolute(&mut request, plan.target.transport.tls);
+        }
         let sent = Instant::now();
         let reply =
             tokio::time::timeout(shared.timeout, exchange::send(&mut sender, request)).await;
