@@ -72,6 +72,7 @@ fn outcomes(n: usize, requests: usize, slots: usize) -> Vec<Outcome> {
             latency,
             queue_wait: latency / 20,
             connect: (i % 500 == 0).then(|| latency / 4),
+            tls: None,
             service_time: latency - latency / 10,
             result: if i % 50 == 0 {
                 Err(ErrorKind::Http5xx)
@@ -232,6 +233,7 @@ fn filled(plan: &Plan, n: usize) -> Recorder {
             latency,
             queue_wait: latency / 20,
             connect: (i % 500 == 0).then(|| latency / 4),
+            tls: None,
             service_time: latency - latency / 10,
             result: if i % 100 == 0 {
                 Err(ErrorKind::Http5xx)

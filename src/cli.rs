@@ -11,9 +11,9 @@ use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::bench;
 use crate::check;
-use crate::demo::{DemoConfig, DemoTarget, Stall};
+use crate::demo::{DemoConfig, DemoTarget, DemoTls, Stall};
 use crate::engine::Pacing;
-use crate::plan::{Plan, Target};
+use crate::plan::{HttpVersion, Plan, Target};
 use crate::plan_file::{self, Overrides};
 use crate::report::{self, results};
 use crate::run::{self, Failure};
@@ -174,6 +174,22 @@ struct RunArgs {
     /// Skip the request sent before the schedule starts to check that the target answers.
     #[arg(long)]
     no_preflight: bool,
+    /// HTTP version: 1.1, 2 (over TLS by ALPN, over cleartext with prior knowledge), or auto
+    /// (HTTP/2 when TLS's ALPN agrees) [default: 1.1, or the plan's].
+    #[arg(long, value_parser = ["1.1", "2", "auto"])]
+    http: Option<String>,
+    /// HTTP/2: most concurrent streams per connection [default: 100, or the plan's].
+    #[arg(long)]
+    max_streams: Option<usize>,
+    /// Open a new connection for every request instead of keeping them alive.
+    #[arg(long)]
+    no_keep_alive: bool,
+    /// Trust the certificates in this PEM file (a private CA) beside the platform's roots.
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification (announced in every output).
+    #[arg(long)]
+    insecure: bool,
     /// Write the JSON summary (schema metronome.summary.v1) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -238,6 +254,12 @@ struct ServeArgs {
     /// Seed for jitter and injected errors.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a self-signed certificate made at start.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: where to write the certificate (PEM) for clients to trust.
+    #[arg(long, value_name = "PATH", default_value = "metronome-demo-cert.pem")]
+    cert_out: PathBuf,
 }
 
 /// main parses the command line, runs the command and returns the process exit code.
@@ -511,6 +533,35 @@ fn apply_limits(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
     if args.no_preflight {
         plan.preflight = false;
     }
+    let t = &mut plan.target.transport;
+    if let Some(h) = &args.http {
+        t.http = match h.as_str() {
+            "2" => HttpVersion::Http2,
+            "auto" => HttpVersion::Auto,
+            _ => HttpVersion::Http1,
+        };
+    }
+    if let Some(n) = args.max_streams {
+        if n == 0 {
+            return Err(usage("--max-streams must be at least 1"));
+        }
+        t.max_streams = n;
+    }
+    if args.no_keep_alive {
+        t.keep_alive = false;
+    }
+    if let Some(ca) = &args.ca_file {
+        if !ca.is_file() {
+            return Err(usage(format!(
+                "--ca-file {} is not a readable file",
+                ca.display()
+            )));
+        }
+        t.ca_file = Some(ca.clone());
+    }
+    if args.insecure {
+        t.insecure = true;
+    }
     if let Some(p) = args.pacing {
         plan.pacing = match p {
             PacingArg::Default => Pacing::Default,
@@ -642,11 +693,28 @@ impl DemoArgs {
             stall: self.stall,
             concurrency: self.concurrency,
             seed,
+            tls: None,
         })
     }
 }
 
 fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
+    let tls = if args.tls {
+        let tls = DemoTls::generate().map_err(|e| Failure::NotValid(e.to_string()))?;
+        tls.write_cert(&args.cert_out).map_err(|e| {
+            usage(format!(
+                "cannot write the certificate to {}: {e}; choose another --cert-out",
+                args.cert_out.display()
+            ))
+        })?;
+        eprintln!(
+            "TLS: self-signed certificate for localhost and 127.0.0.1 written to {} (trust it with --ca-file, or ca_file in a plan)",
+            args.cert_out.display()
+        );
+        Some(tls)
+    } else {
+        None
+    };
     let config = DemoConfig {
         latency: args.latency,
         jitter: args.jitter,
@@ -654,6 +722,7 @@ fn serve_command(args: ServeArgs) -> Result<i32, Failure> {
         stall: args.stall,
         concurrency: args.concurrency,
         seed: args.seed,
+        tls,
     };
     let target = DemoTarget::start_on(args.addr, config)
         .map_err(|e| Failure::Usage(format!("cannot serve on {}: {e}", args.addr)))?;

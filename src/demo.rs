@@ -131,6 +131,53 @@ pub struct DemoConfig {
     pub concurrency: Option<usize>,
     /// Seed of the random draws for jitter and errors, so a run can be repeated.
     pub seed: u64,
+    /// Serve over TLS with this (self-signed) certificate; `None` for cleartext.
+    pub tls: Option<DemoTls>,
+}
+
+/// DemoTls is a self-signed certificate for `localhost` and `127.0.0.1`, made at start, with
+/// the server configuration that presents it (ALPN h2 and http/1.1).
+#[derive(Debug, Clone)]
+pub struct DemoTls {
+    /// The certificate, PEM: a client trusts the demo target by trusting this.
+    pub cert_pem: String,
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl DemoTls {
+    /// generate makes a fresh self-signed certificate and key.
+    pub fn generate() -> io::Result<DemoTls> {
+        let other = |e: &dyn std::fmt::Display| {
+            io::Error::other(format!("cannot make the demo certificate: {e}"))
+        };
+        let key = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ])
+        .map_err(|e| other(&e))?;
+        let cert_der = key.cert.der().clone();
+        let key_der =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| other(&e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der], key_der)
+        .map_err(|e| other(&e))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(DemoTls {
+            cert_pem: key.cert.pem(),
+            config: Arc::new(config),
+        })
+    }
+
+    /// write_cert writes the certificate (PEM) to `path`, for a client's `ca_file`.
+    pub fn write_cert(&self, path: &std::path::Path) -> io::Result<()> {
+        std::fs::write(path, &self.cert_pem)
+    }
 }
 
 impl Default for DemoConfig {
@@ -143,6 +190,7 @@ impl Default for DemoConfig {
             stall: None,
             concurrency: None,
             seed: 1,
+            tls: None,
         }
     }
 }
@@ -218,6 +266,8 @@ pub async fn serve(
     // the only cap this target applies on purpose is `concurrency`.
     builder.http2().max_concurrent_streams(MAX_H2_STREAMS);
     let builder = Arc::new(builder);
+    let acceptor =
+        (state.config.tls.as_ref()).map(|t| tokio_rustls::TlsAcceptor::from(Arc::clone(&t.config)));
     // Owning the connection tasks means dropping them, and so closing their sockets, on return.
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -239,13 +289,24 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
                 let builder = Arc::clone(&builder);
+                let acceptor = acceptor.clone();
                 connections.spawn(async move {
                     let service = service_fn(move |request| {
                         let state = Arc::clone(&state);
                         async move { Ok::<_, Infallible>(state.respond(request).await) }
                     });
                     // A client that resets or speaks garbage only ends its own connection.
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    match acceptor {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(acceptor) => {
+                            // A client that does not trust the certificate ends the handshake.
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                    }
                 });
             }
         }
@@ -268,6 +329,8 @@ pub struct DemoTarget {
     shutdown: Option<oneshot::Sender<()>>,
     /// The thread running the server's runtime; `None` once joined.
     thread: Option<thread::JoinHandle<()>>,
+    /// Whether it serves over TLS.
+    tls: bool,
 }
 
 impl DemoTarget {
@@ -296,6 +359,7 @@ impl DemoTarget {
         let stats = Arc::new(DemoStats::default());
         let (shutdown, stop) = oneshot::channel::<()>();
         let server_stats = Arc::clone(&stats);
+        let tls = config.tls.is_some();
         let thread = thread::Builder::new()
             .name("metronome-demo".to_string())
             .spawn(move || {
@@ -312,6 +376,7 @@ impl DemoTarget {
             stats,
             shutdown: Some(shutdown),
             thread: Some(thread),
+            tls,
         })
     }
 
@@ -323,7 +388,8 @@ impl DemoTarget {
     /// base_url is the URL of the demo target without a trailing slash, e.g.
     /// "http://127.0.0.1:40123".
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// stats are the demo target's live counters.

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::draw::{self, Stream};
 use crate::engine::Pacing;
+use crate::engine::checks::Checks;
 use crate::schedule::{ArrivalProcess, Schedule, Stage};
 use crate::template::{Template, Vars};
 
@@ -59,6 +60,7 @@ impl Plan {
             headers: HeaderMap::new(),
             body: Template::literal(""),
             sla_class: None,
+            checks: Checks::default(),
         };
         Plan {
             name: "quick".into(),
@@ -350,6 +352,8 @@ pub struct RequestSpec {
     pub body: Template,
     /// SLA class whose targets judge this request.
     pub sla_class: Option<String>,
+    /// What its response must be to count as a success (default: status 2xx or 3xx).
+    pub checks: Checks,
 }
 
 #[cfg(test)]
@@ -365,6 +369,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: Template::literal(""),
             sla_class: None,
+            checks: Checks::default(),
         }
     }
 

@@ -32,6 +32,7 @@
 //! industry = ["retail", "healthcare"]   # one of these (strings or integers), never empty
 //! agent_id = { range = [1, 500] }       # an integer in [lo, hi], lo <= hi
 //! seq = "sequence"                      # the arrival's index within its scenario
+//! user = { csv = "users.csv", order = "cycle" }  # a data file: {user.email} is a column
 //!
 //! [criteria]                    # defaults for every stage
 //! error_rate = { warn = 0.01, fail = 0.05 }  # fractions in 0..=1; warn <= fail
@@ -59,8 +60,18 @@
 //! method = "GET"                # default GET; upper case
 //! path = "/api/v1/agents?industry={industry}"  # template; starts with "/"
 //! sla = "read_medium"           # optional; names a class in [sla]
-//! headers = { "Content-Type" = "application/json" }  # optional; ${env:NAME} allowed
-//! body = '{{"title": "goal {seq}"}}'                   # optional template; {{ }} are braces
+//! headers = { "X-Client" = "metronome" }  # optional; ${env:NAME} allowed
+//! body = '{{"title": "goal {seq}", "by": "{user.email}"}}'  # optional template; {{ }} are braces
+//! json = true                   # the body is JSON: checked at load; Content-Type defaults to it
+//! check = { status = ["2xx"], body_contains = "agent", max_body = "64KiB" }  # response checks
+//!
+//! [[scenario.request]]
+//! name = "create_goal"
+//! method = "POST"
+//! path = "/api/v1/agents/{agent_id}/goals?user={user.id}"
+//! body_file = "goal.json"       # sent as it is (not a template); not with body
+//! content_type = "application/json"  # optional; sets Content-Type
+//! check = { status = [200, 201], json = { "/status" = "active" } }
 //! ```
 //!
 //! A plan with a single scenario may instead write `[[stage]]` and `[[request]]` at the top level
@@ -82,11 +93,26 @@
 //!   demo target; the plan's target is a placeholder until then.
 //! - Overrides from the command line: `--host` replaces `base_url`, `--time-scale F` multiplies
 //!   every stage's duration and settle (not timeouts), `--seed` replaces `seed`.
+//! - Data files (`{ csv = "users.csv" }`) are read once when the plan loads, relative to the plan
+//!   file. The header row names the columns; a template names one as `{user.email}`. Fields
+//!   follow RFC 4180 (quoted fields may hold commas, line breaks and doubled quotes). Arrival i
+//!   of a scenario uses row i with `order = "sequential"` (each row at most once: a scenario
+//!   with more arrivals than rows is a plan error), row i mod n with `"cycle"` (the default), and
+//!   a row drawn from the seed with `"random"`. One arrival takes every column from one row.
+//! - `body_file` is read once, relative to the plan file, and sent as it is. With `json = true`
+//!   a body must be JSON (a template is checked once its placeholders are filled) and
+//!   Content-Type is `application/json` unless `content_type` or a header sets it.
+//! - `check`: a response passes when its status is in `status` (default 2xx and 3xx: codes,
+//!   classes "2xx", ranges "200-204"), its body contains `body_contains`, and each RFC 6901
+//!   pointer in `json` has the value given; otherwise the arrival fails with error kind
+//!   "check". A body is buffered only for a body check (setting `max_body` is one), never
+//!   beyond `max_body` (default 1 MiB): a longer body fails.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -94,9 +120,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::engine::Pacing;
+use crate::engine::checks::{self, Checks, StatusSet};
 use crate::plan::{Limits, Plan, Quantile, RequestSpec, Scenario, SlaClass, StageCriteria, Target};
 use crate::schedule::{ArrivalProcess, Stage};
-use crate::template::{Template, TemplateError, VarSource, Vars};
+use crate::template::{CsvData, CsvOrder, Template, TemplateError, VarSource, Vars};
 use crate::units::parse_duration;
 
 /// Overrides from the command line, applied after parsing.
@@ -246,6 +273,26 @@ impl Ctx<'_> {
     ) -> PlanError {
         let pos = string_pos(self.src, &span, offset);
         self.err(pos..pos, message, help)
+    }
+
+    /// value_span finds the span of the value at `path` (table keys from the root), for values
+    /// read as a whole (`toml::Value`) whose parts have no span of their own.
+    fn value_span(&self, path: &[&str]) -> Option<Range<usize>> {
+        let doc = toml::de::DeTable::parse(self.src).ok()?;
+        let mut table = doc.get_ref();
+        let (last, parents) = path.split_last()?;
+        for key in parents {
+            table = table.get(*key)?.get_ref().as_table()?;
+        }
+        table.get(*last).map(|v| v.span())
+    }
+
+    /// beside resolves a path written in the plan against the plan file's directory.
+    fn beside(&self, path: &str) -> PathBuf {
+        self.file
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join(path)
     }
 
     /// flag reports a problem with a command-line flag, which has no place in the file.
@@ -520,6 +567,19 @@ struct RawRequest {
     sla: Option<Spanned<String>>,
     headers: Option<Map<Spanned<String>>>,
     body: Option<Spanned<String>>,
+    body_file: Option<Spanned<String>>,
+    json: Option<Spanned<bool>>,
+    content_type: Option<Spanned<String>>,
+    check: Option<Spanned<RawCheck>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    status: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    body_contains: Option<Spanned<String>>,
+    json: Option<Map<Spanned<toml::Value>>>,
+    max_body: Option<Spanned<toml::Value>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,7 +639,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
     let (target, has_target, limits, preflight) =
         target(ctx, raw.target.unwrap_or_default(), overrides)?;
     let sla_classes = sla_classes(ctx, raw.sla.unwrap_or_default())?;
-    let vars = vars(ctx, raw.vars.unwrap_or_default())?;
+    let (vars, in_order) = vars(ctx, raw.vars.unwrap_or_default())?;
     let criteria = match &raw.criteria {
         Some(c) => layer(ctx, c)?,
         None => Layer::default(),
@@ -610,6 +670,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         }
         scenarios.push(scenario(ctx, g, &shared)?);
     }
+    rows_suffice(ctx, &in_order, &scenarios, &vars, seed)?;
 
     let plan = Plan {
         name,
@@ -962,8 +1023,20 @@ fn sla_classes(ctx: &Ctx, raw: Map<Spanned<RawSla>>) -> Result<BTreeMap<String, 
     Ok(classes)
 }
 
-fn vars(ctx: &Ctx, raw: Map<Spanned<toml::Value>>) -> Result<Vars> {
-    let help = "declare a list [\"a\", \"b\"], a range { range = [1, 500] }, or \"sequence\"";
+/// InOrder is a data file variable read in order, each row at most once: the plan's schedule
+/// must not need more rows than the file has.
+struct InOrder {
+    name: String,
+    file: String,
+    rows: usize,
+    /// The `order = "sequential"` value.
+    span: Range<usize>,
+}
+
+fn vars(ctx: &Ctx, raw: Map<Spanned<toml::Value>>) -> Result<(Vars, Vec<InOrder>)> {
+    let help = "declare a list [\"a\", \"b\"], a range { range = [1, 500] }, \"sequence\", or a \
+                data file { csv = \"users.csv\" }";
+    let mut in_order = Vec::new();
     // Declaration order, so error messages list the names as written.
     let mut entries: Vec<_> = raw.iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
@@ -1008,6 +1081,18 @@ fn vars(ctx: &Ctx, raw: Map<Spanned<toml::Value>>) -> Result<Vars> {
                 }
                 VarSource::List(list)
             }
+            toml::Value::Table(t) if t.contains_key("csv") => {
+                let (source, order) = csv_var(ctx, name, value, t)?;
+                if let (VarSource::Csv { data, .. }, Some(span)) = (&source, order) {
+                    in_order.push(InOrder {
+                        name: name.clone(),
+                        file: t["csv"].as_str().unwrap_or_default().to_string(),
+                        rows: data.rows(),
+                        span,
+                    });
+                }
+                source
+            }
             toml::Value::Table(t) => {
                 let range = match (t.len(), t.get("range")) {
                     (1, Some(toml::Value::Array(r))) => match r.as_slice() {
@@ -1040,7 +1125,140 @@ fn vars(ctx: &Ctx, raw: Map<Spanned<toml::Value>>) -> Result<Vars> {
         };
         vars.add(name, source);
     }
-    Ok(vars)
+    Ok((vars, in_order))
+}
+
+/// csv_var reads a data file variable `{ csv = "users.csv", order = "cycle" }`; with order
+/// "sequential" it also returns the span of the order value.
+fn csv_var(
+    ctx: &Ctx,
+    name: &str,
+    value: &Spanned<toml::Value>,
+    t: &toml::Table,
+) -> Result<(VarSource, Option<Range<usize>>)> {
+    let at = |key: &str| {
+        ctx.value_span(&["vars", name, key])
+            .unwrap_or_else(|| value.span())
+    };
+    let fields = "a data file variable is { csv = \"users.csv\", order = \"cycle\" } (order: \
+                  \"sequential\", \"cycle\" or \"random\"; default \"cycle\")";
+    if let Some(key) = t.keys().find(|k| !matches!(k.as_str(), "csv" | "order")) {
+        return Err(ctx.err(
+            at(key),
+            format!("variable `{name}`: unknown field `{key}`"),
+            fields,
+        ));
+    }
+    let Some(file) = t["csv"].as_str() else {
+        return Err(ctx.err(
+            at("csv"),
+            format!(
+                "variable `{name}`: csv is {}, not a file name",
+                t["csv"].type_str()
+            ),
+            fields,
+        ));
+    };
+    let order = match t.get("order") {
+        None => CsvOrder::Cycle,
+        Some(toml::Value::String(o)) if o == "sequential" => CsvOrder::Sequential,
+        Some(toml::Value::String(o)) if o == "cycle" => CsvOrder::Cycle,
+        Some(toml::Value::String(o)) if o == "random" => CsvOrder::Random,
+        Some(other) => {
+            return Err(ctx.err(
+                at("order"),
+                format!("variable `{name}`: `{other}` is not an order"),
+                "write order = \"sequential\" (row i for arrival i, each row once), \
+                 \"cycle\" (in order, starting over after the last row) or \"random\"",
+            ));
+        }
+    };
+    let csv_span = at("csv");
+    let path = ctx.beside(file);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "not found".to_string()
+        } else {
+            format!("cannot be read ({e})")
+        };
+        ctx.err(
+            csv_span.clone(),
+            format!("variable `{name}`: data file `{file}` {what}"),
+            format!(
+                "the path is relative to the plan file: it was looked for at {}",
+                path.display()
+            ),
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        ctx.err(
+            csv_span.clone(),
+            format!(
+                "variable `{name}`: data file `{file}` is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save the file as UTF-8 CSV",
+        )
+    })?;
+    let data = CsvData::parse(&text).map_err(|e| {
+        let (message, help) = split_help(&e.message);
+        ctx.err(
+            csv_span.clone(),
+            format!("variable `{name}`: data file `{file}`: {message}"),
+            help,
+        )
+    })?;
+    let in_order = (order == CsvOrder::Sequential).then(|| at("order"));
+    Ok((
+        VarSource::Csv {
+            data: Arc::new(data),
+            order,
+        },
+        in_order,
+    ))
+}
+
+/// rows_suffice checks that no scenario has more arrivals than a data file read in order has
+/// rows: each row is used at most once, so running out is a mistake in the plan.
+fn rows_suffice(
+    ctx: &Ctx,
+    in_order: &[InOrder],
+    scenarios: &[Scenario],
+    vars: &Vars,
+    seed: u64,
+) -> Result<()> {
+    for v in in_order {
+        for (k, s) in scenarios.iter().enumerate() {
+            let uses = s
+                .requests
+                .iter()
+                .any(|r| r.path.uses(vars, &v.name) || r.body.uses(vars, &v.name));
+            if !uses {
+                continue;
+            }
+            let schedule = s.schedule(seed, k as u64);
+            let expected = schedule.expected_arrivals();
+            // Far more rows than the mean: no need to count (a Poisson count is within a few
+            // standard deviations, √mean, of it). Otherwise count exactly, up to rows + 1.
+            if v.rows as f64 >= expected + 10.0 * expected.sqrt() + 10.0 {
+                continue;
+            }
+            if schedule.arrivals().take(v.rows + 1).count() <= v.rows {
+                continue;
+            }
+            return Err(ctx.err(
+                v.span.clone(),
+                format!(
+                    "variable `{}` reads `{}` in order, each row once, but scenario `{}` has \
+                     about {:.0} arrivals and the file has {} rows",
+                    v.name, v.file, s.name, expected, v.rows
+                ),
+                "use order = \"cycle\" to start over after the last row, add rows, or shorten \
+                 the stages",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Layer is one level of criteria (plan, scenario or stage), each field set or not.
@@ -1483,9 +1701,70 @@ fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<RequestSpec> 
         ));
     }
     let path = template(ctx, &raw.path, shared.vars)?;
-    let body = match &raw.body {
-        Some(b) => template(ctx, b, shared.vars)?,
-        None => Template::literal(""),
+    let body = match (&raw.body, &raw.body_file) {
+        (Some(b), Some(f)) => {
+            let later = if b.span().start > f.span().start {
+                b.span()
+            } else {
+                f.span()
+            };
+            return Err(ctx.err(
+                later,
+                format!("request `{name}` sets both body and body_file"),
+                "keep one: body is the text itself (a template), body_file names a file whose \
+                 contents are sent as they are",
+            ));
+        }
+        (Some(b), None) => template(ctx, b, shared.vars)?,
+        (None, Some(f)) => Template::literal(&body_file(ctx, &name, f)?),
+        (None, None) => Template::literal(""),
+    };
+    let mut headers = headers(ctx, raw.headers.as_ref())?;
+    if let Some(json) = &raw.json
+        && *json.get_ref()
+    {
+        json_body(ctx, raw, json, &body, shared.vars)?;
+    }
+    if let Some(ct) = &raw.content_type {
+        if let Some((key, _)) = raw.headers.as_ref().and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.get_ref().eq_ignore_ascii_case("content-type"))
+        }) {
+            let (at, other) = if ct.span().start > key.span().start {
+                (ct.span(), "headers")
+            } else {
+                (key.span(), "content_type")
+            };
+            return Err(ctx.err(
+                at,
+                format!("request `{name}` sets Content-Type twice (also in {other})"),
+                "keep one of content_type and the Content-Type header",
+            ));
+        }
+        let value = HeaderValue::from_str(ct.get_ref()).map_err(|_| {
+            ctx.err(
+                ct.span(),
+                format!(
+                    "content_type `{}` is not a valid header value",
+                    ct.get_ref()
+                ),
+                "write a media type such as \"application/json\" or \
+                 \"text/plain; charset=utf-8\"",
+            )
+        })?;
+        headers.insert(hyper::http::header::CONTENT_TYPE, value);
+    }
+    if raw.json.as_ref().is_some_and(|j| *j.get_ref())
+        && !headers.contains_key(hyper::http::header::CONTENT_TYPE)
+    {
+        headers.insert(
+            hyper::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    let checks = match &raw.check {
+        Some(c) => checks(ctx, c)?,
+        None => Checks::default(),
     };
     let sla_class = match &raw.sla {
         None => None,
@@ -1512,9 +1791,243 @@ fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<RequestSpec> 
         weight,
         method,
         path,
-        headers: headers(ctx, raw.headers.as_ref())?,
+        headers,
         body,
         sla_class,
+        checks,
+    })
+}
+
+/// body_file reads a request body from a file beside the plan, once.
+fn body_file(ctx: &Ctx, request: &str, f: &Spanned<String>) -> Result<String> {
+    let path = ctx.beside(f.get_ref());
+    let bytes = std::fs::read(&path).map_err(|e| {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "not found".to_string()
+        } else {
+            format!("cannot be read ({e})")
+        };
+        ctx.err(
+            f.span(),
+            format!("request `{request}`: body file `{}` {what}", f.get_ref()),
+            format!(
+                "the path is relative to the plan file: it was looked for at {}",
+                path.display()
+            ),
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        ctx.err(
+            f.span(),
+            format!(
+                "request `{request}`: body file `{}` is not UTF-8 text (byte {})",
+                f.get_ref(),
+                e.utf8_error().valid_up_to()
+            ),
+            "bodies are text; save the file as UTF-8",
+        )
+    })
+}
+
+/// json_body checks that a body declared as JSON is JSON: a static body as it is, a template
+/// once its placeholders are filled for one arrival.
+fn json_body(
+    ctx: &Ctx,
+    raw: &RawRequest,
+    json: &Spanned<bool>,
+    body: &Template,
+    vars: &Vars,
+) -> Result<()> {
+    let name = raw.name.get_ref();
+    let (text, filled) = match body.static_text() {
+        Some(t) => (t.to_string(), false),
+        None => {
+            let mut t = String::new();
+            body.render(vars, 1, 0, 0, &mut t);
+            (t, true)
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(ctx.err(
+            json.span(),
+            format!("request `{name}` declares a JSON body (json = true) but has no body"),
+            "add body or body_file, or remove json = true",
+        ));
+    }
+    let Err(e) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(());
+    };
+    // Where in the body the parser stopped, as a byte offset.
+    let offset = text
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        + e.column().saturating_sub(1);
+    let detail = e.to_string();
+    let detail = detail
+        .rsplit_once(" at line ")
+        .map_or(detail.as_str(), |(d, _)| d);
+    match (&raw.body, &raw.body_file) {
+        (Some(b), _) if !filled => Err(ctx.err_in(
+            b.span(),
+            written_offset(b.get_ref(), offset),
+            format!("request `{name}`: the body is not JSON ({detail})"),
+            "fix the JSON, or remove json = true; in a body template a literal brace is \
+             written {{ or }}",
+        )),
+        (Some(b), _) => Err(ctx.err(
+            b.span(),
+            format!(
+                "request `{name}`: the body is not JSON once its placeholders are filled \
+                 ({detail}): {}",
+                shorten(&text)
+            ),
+            "put string values in quotes, as in \"{user.email}\", and write {{ and }} for the \
+             body's own braces",
+        )),
+        (None, Some(f)) => Err(ctx.err(
+            f.span(),
+            format!(
+                "request `{name}`: `{}` is not JSON (line {}, column {}: {detail})",
+                f.get_ref(),
+                e.line(),
+                e.column()
+            ),
+            "fix the file, or remove json = true",
+        )),
+        (None, None) => unreachable!("an empty body was reported above"),
+    }
+}
+
+/// written_offset maps byte `offset` of what a static template renders to the same place in the
+/// template as written, where each literal brace is doubled.
+fn written_offset(written: &str, offset: usize) -> usize {
+    let (mut i, mut rendered) = (0, 0);
+    while rendered < offset && i < written.len() {
+        let rest = &written[i..];
+        if rest.starts_with("{{") || rest.starts_with("}}") {
+            i += 2;
+            rendered += 1;
+        } else {
+            let c = rest.chars().next().map_or(1, char::len_utf8);
+            i += c;
+            rendered += c;
+        }
+    }
+    i
+}
+
+/// shorten keeps a value quoted in a message readable.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    format!("{}…", text.chars().take(MAX).collect::<String>())
+}
+
+/// checks reads a request's `check = { … }`.
+fn checks(ctx: &Ctx, raw: &Spanned<RawCheck>) -> Result<Checks> {
+    let c = raw.get_ref();
+    let mut checks = Checks::default();
+    if let Some(list) = &c.status {
+        let status_help = "write codes and classes: status = [200, 201] or status = [\"2xx\", \
+                           301]; a range is a string such as \"200-204\"";
+        if list.get_ref().is_empty() {
+            return Err(ctx.err(
+                list.span(),
+                "status = [] lets no response pass",
+                status_help,
+            ));
+        }
+        let mut ranges = Vec::with_capacity(list.get_ref().len());
+        for entry in list.get_ref() {
+            let r = match entry.get_ref() {
+                toml::Value::Integer(code) => StatusSet::code(*code),
+                toml::Value::String(text) => StatusSet::entry(text),
+                other => Err(format!(
+                    "{} is not a status entry; statuses are codes or strings",
+                    other.type_str()
+                )),
+            };
+            ranges.push(r.map_err(|e| {
+                let (m, _) = split_help(&e);
+                ctx.err(entry.span(), m, status_help)
+            })?);
+        }
+        checks.status = StatusSet::new(ranges);
+    }
+    if let Some(b) = &c.body_contains {
+        if b.get_ref().is_empty() {
+            return Err(ctx.err(
+                b.span(),
+                "body_contains is empty, so it checks nothing",
+                "give the text the body must contain, e.g. body_contains = \"ok\"",
+            ));
+        }
+        checks.body_contains = Some(b.get_ref().clone());
+    }
+    if let Some(pointers) = &c.json {
+        let mut entries: Vec<_> = pointers.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (key, value) in entries {
+            checks::check_pointer(key.get_ref()).map_err(|e| {
+                let (m, h) = split_help(&e);
+                ctx.err(key.span(), m, h)
+            })?;
+            let expected = json_value(value.get_ref()).map_err(|e| {
+                ctx.err(
+                    value.span(),
+                    format!("the expected value of `{}` {e}", key.get_ref()),
+                    "expect a string, number, boolean, array or table",
+                )
+            })?;
+            checks.json_pointer.push((key.get_ref().clone(), expected));
+        }
+    }
+    if let Some(m) = &c.max_body {
+        let size_help = "write a size in bytes (65536) or with a unit: \"64KiB\", \"1MiB\"";
+        let size = match m.get_ref() {
+            toml::Value::Integer(n) => usize::try_from(*n).map_err(|_| format!("{n} is negative")),
+            toml::Value::String(t) => checks::parse_size(t).map_err(|e| split_help(&e).0),
+            other => Err(format!("{} is not a size", other.type_str())),
+        }
+        .map_err(|e| ctx.err(m.span(), format!("max_body: {e}"), size_help))?;
+        if size == 0 {
+            return Err(ctx.err(
+                m.span(),
+                "max_body is zero, so every body would fail",
+                size_help,
+            ));
+        }
+        checks.max_body = size;
+        checks.size_check = true;
+    }
+    Ok(checks)
+}
+
+/// json_value turns a TOML value into the JSON value a check expects.
+fn json_value(v: &toml::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("is {f}, which JSON cannot hold"))?,
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => {
+            return Err(format!(
+                "is the date {d}, which JSON does not have; write it as a string, \"{d}\""
+            ));
+        }
+        toml::Value::Array(a) => Value::Array(a.iter().map(json_value).collect::<Result<_, _>>()?),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| Ok((k.clone(), json_value(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
     })
 }
 
@@ -1525,28 +2038,35 @@ fn template(ctx: &Ctx, v: &Spanned<String>, vars: &Vars) -> Result<Template> {
                        JSON body: '{{\"title\": \"goal {seq}\"}}'";
         let help = match &e {
             // A name no variable could have: most likely a literal brace, as in JSON.
-            TemplateError::Undefined { name, .. }
-                if !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
-            {
-                literal.to_string()
-            }
+            TemplateError::Undefined { name, .. } if !plausible(name) => literal.to_string(),
             TemplateError::Undefined { .. } => format!("{help}, or fix the spelling"),
             TemplateError::Unbalanced { .. } => literal.to_string(),
+            TemplateError::UnknownColumn { .. }
+            | TemplateError::NeedsColumn { .. }
+            | TemplateError::NoColumns { .. } => help,
         };
         let message = match &e {
-            TemplateError::Undefined { name, .. }
-                if !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
-            {
+            TemplateError::Undefined { name, .. } if !plausible(name) => {
                 format!("`{{{name}}}` is not a variable name")
             }
             _ => message,
         };
         ctx.err_in(v.span(), e.offset(), message, help)
     })
+}
+
+/// plausible says whether a placeholder could be a variable (`name` or `name.column`) rather
+/// than a brace meant literally, as in JSON.
+fn plausible(name: &str) -> bool {
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    match name.split_once('.') {
+        Some((var, column)) => ident(var) && !column.trim().is_empty() && !column.contains('"'),
+        None => ident(name),
+    }
 }
 
 #[cfg(test)]
@@ -1863,11 +2383,156 @@ path = "/health"
             .join("\n");
         assert!(doc.contains("[[scenario.request]]"), "{doc}");
         let doc = doc.replace("${env:API_TOKEN}", "token");
-        let p = load_str(&doc, &Overrides::default()).plan;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("users.csv"), "id,email\n1,a@example.com\n").unwrap();
+        std::fs::write(dir.path().join("goal.json"), r#"{"title": "goal"}"#).unwrap();
+        let p = match parse(&doc, &dir.path().join("plan.toml"), &Overrides::default()) {
+            Ok(l) => l.plan,
+            Err(e) => panic!("{e}"),
+        };
         let s = &p.scenarios[0];
         assert_eq!((s.stages[0].from, s.stages[0].to), (0.0, 50.0 * 0.67));
         assert_eq!(s.criteria[0].warn_error_rate, Some(0.02));
         assert_eq!(s.criteria[0].max_dropped, Some(0));
+    }
+
+    /// write_plan writes `plan` and the given files into a fresh directory and loads the plan.
+    fn load_in_dir(plan: &str, files: &[(&str, &str)]) -> Result<Loaded, PlanError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        parse(plan, &dir.path().join("plan.toml"), &Overrides::default())
+    }
+
+    const DATA: &str = r#"
+[vars]
+user = { csv = "users.csv", order = "sequential" }
+pick = { csv = "users.csv", order = "random" }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 3
+
+[[request]]
+name = "login"
+method = "POST"
+path = "/login/{user.id}"
+body = '{{"email": "{user.email}", "note": "{pick.note}"}}'
+json = true
+check = { status = ["2xx", 301], body_contains = "ok", json = { "/status" = "ok", "/n" = 1, "/a~1b" = [true] }, max_body = "64KiB" }
+
+[[request]]
+name = "goal"
+method = "POST"
+path = "/goals"
+body_file = "goal.json"
+json = true
+content_type = "application/vnd.api+json"
+check = { max_body = 1000 }
+"#;
+
+    const USERS: &str = "id,email,note\n1,a@x,\"hi, there\"\n2,b@x,\"say \"\"x\"\"\"\n3,c@x,\n";
+
+    #[test]
+    fn data_files_bodies_and_checks_load() {
+        let p = load_in_dir(DATA, &[("users.csv", USERS), ("goal.json", "{\"t\": 1}\n")])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .plan;
+        let (login, goal) = (&p.scenarios[0].requests[0], &p.scenarios[0].requests[1]);
+        for i in 0..3 {
+            let mut path = String::new();
+            login.path.render(&p.vars, p.seed, 0, i, &mut path);
+            assert_eq!(path, format!("/login/{}", i + 1));
+            let mut body = String::new();
+            login.body.render(&p.vars, p.seed, 0, i, &mut body);
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["email"], ["a@x", "b@x", "c@x"][i as usize]);
+        }
+        assert_eq!(login.headers["content-type"], "application/json");
+        let c = &login.checks;
+        assert_eq!(c.status.to_string(), "2xx, 301");
+        assert_eq!(c.body_contains.as_deref(), Some("ok"));
+        assert_eq!(
+            c.json_pointer,
+            vec![
+                ("/status".to_string(), serde_json::json!("ok")),
+                ("/n".to_string(), serde_json::json!(1)),
+                ("/a~1b".to_string(), serde_json::json!([true])),
+            ]
+        );
+        assert_eq!((c.max_body, c.size_check), (64 << 10, true));
+        assert_eq!(
+            c.judge(200, Some(br#"{"status": "ok", "n": 1.0, "a/b": [true]}"#)),
+            Ok(())
+        );
+        assert_eq!(goal.body.static_text(), Some("{\"t\": 1}\n"));
+        assert_eq!(goal.headers["content-type"], "application/vnd.api+json");
+        assert_eq!(goal.checks.status, StatusSet::default());
+        assert_eq!(goal.checks.max_body, 1000);
+        // Requests without a check keep the defaults.
+        let short = load_str(SHORT, &Overrides::default()).plan;
+        assert_eq!(short.scenarios[0].requests[0].checks, Checks::default());
+    }
+
+    #[test]
+    fn sequential_data_needs_a_row_per_arrival() {
+        // 4 arrivals, 3 rows.
+        let e = load_in_dir(
+            &DATA.replace("rate = 3", "rate = 4"),
+            &[("users.csv", USERS), ("goal.json", "{}")],
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (3, 37), "{e}");
+        assert!(
+            e.message
+                .contains("scenario `main` has about 4 arrivals and the file has 3 rows"),
+            "{e}"
+        );
+        assert!(e.help.contains("cycle"), "{e}");
+        // Cycling starts over instead.
+        let p = load_in_dir(
+            &DATA
+                .replace("rate = 3", "rate = 4")
+                .replace("\"sequential\"", "\"cycle\""),
+            &[("users.csv", USERS), ("goal.json", "{}")],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan;
+        let mut path = String::new();
+        p.scenarios[0].requests[0]
+            .path
+            .render(&p.vars, p.seed, 0, 3, &mut path);
+        assert_eq!(path, "/login/1");
+    }
+
+    #[test]
+    fn a_million_row_data_file_loads_quickly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::with_capacity(64 << 20);
+        csv.push_str("id,email,name\n");
+        for i in 0..1_000_000 {
+            csv.push_str(&format!("{i},user{i}@example.com,\"Doe, J{i}\"\n"));
+        }
+        std::fs::write(dir.path().join("users.csv"), &csv).unwrap();
+        let plan = "[vars]\nuser = { csv = \"users.csv\", order = \"random\" }\n\
+                    [[stage]]\nname = \"s\"\nduration = \"1s\"\nrate = 1\n\
+                    [[request]]\nname = \"r\"\npath = \"/u/{user.id}?e={user.email}\"\n";
+        let started = std::time::Instant::now();
+        let loaded = parse(plan, &dir.path().join("plan.toml"), &Overrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let took = started.elapsed();
+        println!(
+            "1,000,000 rows ({} MB) loaded in {took:?}",
+            csv.len() / 1_000_000
+        );
+        let Some(VarSource::Csv { data, .. }) = loaded.plan.vars.get("user") else {
+            panic!("not a data file variable");
+        };
+        assert_eq!(data.rows(), 1_000_000);
+        assert_eq!(data.field(999_999, 2), "Doe, J999999");
+        assert!(took < Duration::from_secs(5), "{took:?}");
     }
 
     #[test]

@@ -175,6 +175,17 @@ pub struct Summary {
     /// How workers waited for intended times.
     #[serde(default)]
     pub pacing: crate::engine::Pacing,
+    /// The HTTP version asked for.
+    #[serde(default)]
+    pub http: crate::plan::HttpVersion,
+    /// Whether the target was reached over TLS, and whether its certificate was verified.
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default)]
+    pub tls_verified: bool,
+    /// TLS handshakes of connections opened for arrivals (count in `count`).
+    #[serde(default)]
+    pub tls_handshake_us: Percentiles,
     pub passed: bool,
     pub valid: bool,
     pub partial: bool,
@@ -313,6 +324,14 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         on_time as f64 / engine.scheduled as f64
     };
     let mut criteria = engine_criteria(rec, &engine, &all, on_time_share, facts);
+    if plan.target.transport.tls && plan.target.transport.insecure {
+        criteria.push(criterion(
+            "TLS certificates verified",
+            Verdict::Warned,
+            "verification was OFF (insecure): the target's identity was not checked".into(),
+            false,
+        ));
+    }
     criteria.extend(plan_criteria(plan, totals));
     for n in &mut by_name {
         n.sla_verdict = criteria
@@ -376,6 +395,10 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
             rec.engine_cpu.as_secs_f64() * 1e6 / engine.scheduled as f64
         },
         pacing: plan.pacing,
+        http: plan.target.transport.http,
+        tls: plan.target.transport.tls,
+        tls_verified: plan.target.transport.tls && !plan.target.transport.insecure,
+        tls_handshake_us: Percentiles::of(&engine.tls_handshake),
         passed,
         valid,
         partial: facts.interrupted_at.is_some(),

@@ -272,7 +272,9 @@ impl Reader<'_> {
                     };
                     let chunk = &quoted[i..i + q];
                     out.push_str(chunk);
-                    self.line += chunk.matches('\n').count();
+                    if chunk.contains('\n') {
+                        self.line += chunk.matches('\n').count();
+                    }
                     i += q + 1;
                     if quoted[i..].starts_with('"') {
                         out.push('"');
@@ -315,7 +317,9 @@ impl Reader<'_> {
                 return Ok(());
             }
             // An unquoted field runs to the next comma or line end; a quote inside it is text.
-            let end = rest.find([',', '\n']).unwrap_or(rest.len());
+            // (Searching the line for each character alone keeps to the fast search.)
+            let eol = rest.find('\n').unwrap_or(rest.len());
+            let end = rest[..eol].find(',').unwrap_or(eol);
             let field = &rest[..end];
             let at_eol = !rest[end..].starts_with(',');
             out.push_str(if at_eol {
@@ -565,6 +569,16 @@ impl Template {
         }
     }
 
+    /// static_text is what a template with no placeholders renders to (its `{{` and `}}` made
+    /// single braces), or None when it has placeholders.
+    pub fn static_text(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+
     /// source is the template as written.
     pub fn source(&self) -> &str {
         &self.source
@@ -653,6 +667,18 @@ mod tests {
         assert_eq!(Template::parse("/x/{id", &vars()).unwrap_err().offset(), 3);
         assert_eq!(Template::parse("/x}", &vars()).unwrap_err().offset(), 2);
         assert!(Template::parse("/static", &vars()).unwrap().is_static());
+    }
+
+    #[test]
+    fn a_static_template_renders_single_braces() {
+        let t = Template::parse(r#"{{"a": 1}}"#, &vars()).unwrap();
+        assert_eq!(t.static_text(), Some(r#"{"a": 1}"#));
+        assert_eq!(t.source(), r#"{{"a": 1}}"#);
+        assert_eq!(Template::literal("").static_text(), Some(""));
+        assert_eq!(
+            Template::parse("/{id}", &vars()).unwrap().static_text(),
+            None
+        );
     }
 
     fn csv(text: &str) -> CsvData {

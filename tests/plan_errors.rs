@@ -670,6 +670,211 @@ seq = "sequense"
         Some(11),
         "threads 0 must be between 1 and 1024",
     ),
+    case(
+        "missing data file",
+        r#"[vars]
+user = { csv = "no-such-users.csv" }
+"#,
+        2,
+        Some(16),
+        "data file `no-such-users.csv` not found",
+    ),
+    case(
+        "unknown data file order",
+        r#"[vars]
+user = { csv = "no-such-users.csv", order = "shuffled" }
+"#,
+        2,
+        Some(45),
+        "\"sequential\"",
+    ),
+    case(
+        "bad status entry",
+        r#"[[request]]
+name = "r"
+path = "/"
+check = { status = [200, "6xx"] }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        4,
+        Some(26),
+        "`6xx` is not a status entry",
+    ),
+    case(
+        "status code out of range",
+        r#"[[request]]
+name = "r"
+path = "/"
+check = { status = [2000] }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        4,
+        Some(21),
+        "2000 is not an HTTP status",
+    ),
+    case(
+        "JSON pointer without a leading slash",
+        r#"[[request]]
+name = "r"
+path = "/"
+check = { json = { status = "ok" } }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        4,
+        Some(20),
+        "it must start with \"/\"",
+    ),
+    case(
+        "bad max_body",
+        r#"[[request]]
+name = "r"
+path = "/"
+check = { max_body = "64 parsecs" }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        4,
+        Some(22),
+        "not a size",
+    ),
+    case(
+        "unknown check field",
+        r#"[[request]]
+name = "r"
+path = "/"
+check = { body_has = "ok" }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        4,
+        Some(11),
+        "unknown field `body_has`",
+    ),
+    case(
+        "body and body_file both",
+        r#"[[request]]
+name = "r"
+method = "POST"
+path = "/"
+body = "x"
+body_file = "x.json"
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        6,
+        Some(13),
+        "sets both body and body_file",
+    ),
+    case(
+        "missing body file",
+        r#"[[request]]
+name = "r"
+method = "POST"
+path = "/"
+body_file = "no-such-goal.json"
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        5,
+        Some(13),
+        "body file `no-such-goal.json` not found",
+    ),
+    case(
+        "invalid JSON body with json = true",
+        r#"[[request]]
+name = "r"
+method = "POST"
+path = "/"
+json = true
+body = '{{"title": "goal", }}'
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        6,
+        Some(28),
+        "the body is not JSON (trailing comma",
+    ),
+    case(
+        "templated body that is not JSON once filled",
+        r#"[vars]
+industry = ["retail"]
+
+[[request]]
+name = "r"
+method = "POST"
+path = "/"
+json = true
+body = '{{"industry": {industry}}}'
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        9,
+        Some(8),
+        "not JSON once its placeholders are filled",
+    ),
+    case(
+        "json = true without a body",
+        r#"[[request]]
+name = "r"
+path = "/"
+json = true
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        4,
+        Some(8),
+        "has no body",
+    ),
+    case(
+        "Content-Type twice",
+        r#"[[request]]
+name = "r"
+path = "/"
+headers = { "Content-Type" = "text/plain" }
+content_type = "application/json"
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+"#,
+        5,
+        Some(16),
+        "sets Content-Type twice",
+    ),
 ];
 
 fn broken(text: &str, overrides: &Overrides) -> PlanError {
@@ -684,30 +889,152 @@ fn broken_plans_point_at_the_mistake() {
     let mut failures = Vec::new();
     for c in CASES {
         let e = broken(c.toml, &Overrides::default());
-        let shown = e.to_string();
-        let mut wrong = Vec::new();
-        if e.line != c.line {
-            wrong.push(format!("line {} (want {})", e.line, c.line));
-        }
-        if let Some(col) = c.column
-            && e.column != col
-        {
-            wrong.push(format!("column {} (want {col})", e.column));
-        }
-        if !shown.starts_with(&format!("broken.toml:{}:", c.line)) {
-            wrong.push("does not start with broken.toml:LINE:".into());
-        }
-        if !e.message.contains(c.contains) && !e.help.contains(c.contains) {
-            wrong.push(format!("says nothing of {:?}", c.contains));
-        }
-        if e.help.is_empty() {
-            wrong.push("has no help".into());
-        }
-        if e.line > 0 && !shown.contains("\n  | ") {
-            wrong.push("does not show the source line".into());
-        }
-        if !wrong.is_empty() {
-            failures.push(format!("{}: {}\n{shown}", c.what, wrong.join(", ")));
+        failures.extend(judge(c, &e, "broken.toml"));
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// judge says what is wrong with the error `e` a case produced, if anything; `file` is the plan
+/// file as the error must name it.
+fn judge(c: &Case, e: &PlanError, file: &str) -> Option<String> {
+    let shown = e.to_string();
+    let mut wrong = Vec::new();
+    if e.line != c.line {
+        wrong.push(format!("line {} (want {})", e.line, c.line));
+    }
+    if let Some(col) = c.column
+        && e.column != col
+    {
+        wrong.push(format!("column {} (want {col})", e.column));
+    }
+    if !shown.starts_with(&format!("{file}:{}:", c.line)) {
+        wrong.push("does not start with FILE:LINE:".into());
+    }
+    if !e.message.contains(c.contains) && !e.help.contains(c.contains) {
+        wrong.push(format!("says nothing of {:?}", c.contains));
+    }
+    if e.help.is_empty() {
+        wrong.push("has no help".into());
+    }
+    if e.line > 0 && !shown.contains("\n  | ") {
+        wrong.push("does not show the source line".into());
+    }
+    (!wrong.is_empty()).then(|| format!("{}: {}\n{shown}", c.what, wrong.join(", ")))
+}
+
+/// Broken plans whose data files exist: each is loaded from a directory holding `users.csv`
+/// (columns id, email), `empty.csv` (nothing) and `ragged.csv` (a short row on line 3).
+const DATA_CASES: &[Case] = &[
+    case(
+        "a template names a column the data file lacks",
+        r#"[vars]
+user = { csv = "users.csv" }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/u/{user.emial}"
+"#,
+        11,
+        Some(12),
+        "its columns are: id, email",
+    ),
+    case(
+        "a data file variable without a column",
+        r#"[vars]
+user = { csv = "users.csv" }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+method = "POST"
+path = "/u"
+body = "{user}"
+"#,
+        13,
+        Some(9),
+        "name one, as in {user.id}",
+    ),
+    case(
+        "a column of a variable that has none",
+        r#"[vars]
+industry = ["retail"]
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/a?i={industry.name}"
+"#,
+        11,
+        Some(14),
+        "`industry` is not a data file variable",
+    ),
+    case(
+        "an empty data file",
+        r#"[vars]
+user = { csv = "empty.csv" }
+"#,
+        2,
+        Some(16),
+        "the file is empty",
+    ),
+    case(
+        "a data file row with too few fields",
+        r#"[vars]
+user = { csv = "ragged.csv" }
+"#,
+        2,
+        Some(16),
+        "line 3 has 1 field, the header has 2",
+    ),
+    case(
+        "a data file read in order runs out of rows",
+        r#"[vars]
+user = { csv = "users.csv", order = "sequential" }
+
+[[stage]]
+name = "s"
+duration = "10s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/u/{user.id}"
+"#,
+        2,
+        Some(37),
+        "has about 10 arrivals and the file has 2 rows",
+    ),
+];
+
+#[test]
+fn broken_data_files_point_at_the_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("users.csv", "id,email\n1,a@example.com\n2,b@example.com\n"),
+        ("empty.csv", ""),
+        ("ragged.csv", "id,email\n1,a@example.com\n2\n"),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let file = dir.path().join("broken.toml");
+    let mut failures = Vec::new();
+    for c in DATA_CASES {
+        match parse(c.toml, &file, &Overrides::default()) {
+            Ok(_) => failures.push(format!("{}: parsed", c.what)),
+            Err(e) => failures.extend(judge(c, &e, &file.display().to_string())),
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));

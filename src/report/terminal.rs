@@ -190,6 +190,19 @@ pub fn render(s: &Summary) -> String {
         "              {:?} pacing · the worker threads used {:.2} s of CPU, {:.1} µs per arrival",
         s.pacing, s.engine_cpu_s, s.engine_cpu_us_per_request
     );
+    if s.tls {
+        let _ = writeln!(
+            w,
+            "              TLS · {} handshakes by arrivals, p50 {} · certificate verification {}",
+            s.tls_handshake_us.count,
+            cell(s.tls_handshake_us.p50),
+            if s.tls_verified {
+                "on"
+            } else {
+                "OFF (--insecure)"
+            }
+        );
+    }
     if s.clamped_values > 0 {
         let _ = writeln!(
             w,
