@@ -322,6 +322,8 @@ fn run_command(args: RunArgs) -> Result<i32, Failure> {
     };
     let summary = run::execute(plan, &options, interrupted())?;
     print!("{}", report::terminal::render(&summary));
+    // What follows goes to standard error: the summary must be out first.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     for (what, path) in [
         ("JSON summary", &args.json),
         ("results", &args.out),

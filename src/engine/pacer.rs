@@ -103,6 +103,9 @@ impl Pacer {
             // SAFETY: reading 8 bytes into an 8-byte buffer from our own descriptor.
             let n = unsafe { libc::read(fd, expirations.as_mut_ptr().cast(), 8) };
             if n == 8 {
+                // The next wait re-arms the timer, which is what makes it readable again, so
+                // the readiness can be cleared now instead of by one more read hitting EAGAIN.
+                guard.clear_ready();
                 return Ok(());
             }
             let err = io::Error::last_os_error();

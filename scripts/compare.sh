@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# compare.sh: metronome beside oha (and wrk2 when present) and closed-loop wrk, at the same fixed
+# rates against the same nginx, on this machine. It is how README's comparison table is made; it
+# is not part of the test suite.
+#
+#   scripts/compare.sh                       # rates 10000 and 30000, 15 s each
+#   RATES="10000" DURATION=30s scripts/compare.sh
+#   METRONOME=path/to/metronome scripts/compare.sh   # skip `cargo build --release`
+#
+# Setup: nginx `return 200 "ok"` (1 worker, no access log) on 127.0.0.1:18080 pinned to core 0;
+# every load generator pinned to core 1 with 50 connections. CPU per request is the tool's
+# user+sys time (/usr/bin/time, every thread of the process) divided by the requests it
+# completed. All traffic goes to 127.0.0.1, each run is bounded by DURATION and stops by itself.
+#
+# Needs root (or sudo) to install what is missing: Debian's nginx, wrk and time packages, and
+# oha from crates.io (`cargo install oha --locked`, a few minutes the first time). A tool that
+# cannot be installed is skipped with a message; the table then has no row for it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RATES=${RATES:-"10000 30000"}
+DURATION=${DURATION:-15s}
+CONNECTIONS=50
+PORT=18080
+URL="http://127.0.0.1:${PORT}/"
+TARGET_CORE=0
+TOOL_CORE=1
+
+say() { echo "compare: $*" >&2; }
+
+# Seconds in DURATION ("15s", "2m", "90").
+secs=$(python3 -c '
+import re, sys
+m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", sys.argv[1])
+if not m: sys.exit("DURATION must look like 15s, 2m or 90")
+print(float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)])
+' "$DURATION")
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+apt_updated=0
+apt_install() { # apt_install PACKAGE...: best effort, returns non-zero on failure
+  if [ "$apt_updated" -eq 0 ]; then
+    $sudo apt-get update -qq >&2 || return 1
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null 2>&1
+}
+
+# --- what this needs --------------------------------------------------------------------------
+for cmd in python3 taskset; do
+  command -v "$cmd" >/dev/null || { say "$cmd is required"; exit 1; }
+done
+if [ ! -x /usr/bin/time ]; then
+  say "installing time (Debian package)"
+  apt_install time || { say "cannot install /usr/bin/time: CPU time cannot be measured"; exit 1; }
+fi
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  say "installing nginx (Debian package)"
+  apt_install nginx || { say "cannot install nginx: no target to measure against"; exit 1; }
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+have_wrk=1
+if ! command -v wrk >/dev/null; then
+  say "installing wrk (Debian package)"
+  apt_install wrk || { say "cannot install wrk: skipping the base latency and the closed-loop row"; have_wrk=0; }
+fi
+have_oha=1
+if ! command -v oha >/dev/null && [ -x "$HOME/.cargo/bin/oha" ]; then
+  PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v oha >/dev/null; then
+  say "installing oha from crates.io (cargo install oha --locked; a few minutes, once)"
+  if ! cargo install oha --locked >&2; then
+    say "cannot install oha: skipping its rows (and the ratios to it)"
+    have_oha=0
+  fi
+  PATH="$HOME/.cargo/bin:$PATH"
+fi
+have_wrk2=0
+if command -v wrk2 >/dev/null; then
+  have_wrk2=1
+else
+  say "wrk2 is not on PATH (it is not a Debian package): no wrk2 row"
+fi
+
+if [ -n "${METRONOME:-}" ]; then
+  MET=$METRONOME
+else
+  say "building metronome (cargo build --release)"
+  cargo build --release >&2
+  MET=target/release/metronome
+fi
+pacings=("default")
+if "$MET" run --help 2>/dev/null | grep -q -- '--pacing'; then
+  pacings+=("precise")
+else
+  say "this metronome has no --pacing: one metronome row per rate"
+fi
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the target -------------------------------------------------------------------------------
+tmp=$(mktemp -d /tmp/metronome-compare.XXXXXX)
+chmod 755 "$tmp"
+nginx_pid=""
+cleanup() {
+  if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
+    kill -QUIT "$nginx_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$nginx_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cat >"$tmp/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $tmp/client_body;
+  proxy_temp_path $tmp/proxy;
+  fastcgi_temp_path $tmp/fastcgi;
+  uwsgi_temp_path $tmp/uwsgi;
+  scgi_temp_path $tmp/scgi;
+  server {
+    listen 127.0.0.1:${PORT} reuseport;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+say "starting nginx on 127.0.0.1:${PORT}, pinned to core ${TARGET_CORE}"
+taskset -c "$TARGET_CORE" "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
+nginx_pid=$!
+for _ in $(seq 100); do
+  if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$PORT" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$nginx_pid" 2>/dev/null || { say "nginx failed to start:"; cat "$tmp/error.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+# --- measuring --------------------------------------------------------------------------------
+# timed NAME CMD...: runs CMD pinned to the tool core under /usr/bin/time; stdout to
+# $tmp/NAME.out, "user sys" seconds to $tmp/NAME.time. A non-zero exit is reported, not fatal.
+timed() {
+  local name=$1
+  shift
+  local rc=0
+  taskset -c "$TOOL_CORE" /usr/bin/time -f "%U %S" -o "$tmp/$name.time" "$@" \
+    >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    say "$name exited with $rc (figures are still read); its stderr:"
+    tail -5 "$tmp/$name.err" >&2
+  fi
+}
+cpu_s() { awk '{ printf "%.3f", $1 + $2 }' "$tmp/$1.time"; }
+
+# wrk's "50%  123.45us" line in microseconds.
+wrk_p50_us() {
+  python3 - "$1" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"^\s*50(?:\.000)?%\s+([\d.]+)(us|ms|s)\b", text, re.M)
+print(round(float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]) if m else "")
+EOF
+}
+wrk_count() { sed -nE 's/^\s*([0-9]+) requests in .*/\1/p' "$1"; }
+
+rows=()   # tool|rate asked|rate achieved|CPU µs/request|p50 µs|note
+declare -A cpu_per_req p50_of
+
+base_p50=""
+if [ "$have_wrk" -eq 1 ]; then
+  say "base latency: wrk -t1 -c1 -d5s --latency (one request at a time)"
+  timed base wrk -t1 -c1 -d5s --latency "$URL"
+  base_p50=$(wrk_p50_us "$tmp/base.out")
+fi
+
+for R in $RATES; do
+  for pacing in "${pacings[@]}"; do
+    name="metronome-$pacing-$R"
+    label="metronome"
+    args=()
+    if [ "${#pacings[@]}" -gt 1 ]; then
+      label="metronome --pacing $pacing"
+      args=(--pacing "$pacing")
+    fi
+    say "$label at $R/s for $DURATION"
+    timed "$name" "$MET" run --url "$URL" --rate "$R" --duration "$DURATION" \
+      --connections "$CONNECTIONS" --threads 1 "${args[@]}" --quiet --json "$tmp/$name.json"
+    if [ ! -s "$tmp/$name.json" ]; then
+      say "$label wrote no JSON summary: no row"
+      continue
+    fi
+    IFS='|' read -r count achieved p50 lag50 lag99 < <(python3 - "$tmp/$name.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+lag = s.get("dispatch_lag_us") or {}
+print("|".join(str(v) for v in (
+    s["requests"], round(s["achieved_rate"]), s["latency_us"]["p50"],
+    lag.get("p50"), lag.get("p99"))))
+EOF
+    )
+    cpu=$(cpu_s "$name")
+    per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "$count")
+    cpu_per_req[$name]=$per
+    p50_of[$name]=$p50
+    rows+=("$label|$R|$achieved|$per|$p50|dispatch lag p50 ${lag50} µs, p99 ${lag99} µs; ${count} requests")
+  done
+
+  if [ "$have_oha" -eq 1 ]; then
+    name="oha-$R"
+    say "oha -q $R for $DURATION"
+    timed "$name" oha -z "$DURATION" -q "$R" -c "$CONNECTIONS" --latency-correction \
+      --no-tui --output-format json "$URL"
+    if python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/$name.out" 2>/dev/null; then
+      IFS='|' read -r count achieved p50 < <(python3 - "$tmp/$name.out" "$secs" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+count = sum(s.get("statusCodeDistribution", {}).values())
+p50 = s["latencyPercentiles"]["p50"]
+print("|".join(str(v) for v in (count, round(count / float(sys.argv[2])),
+                                round(p50 * 1e6) if p50 is not None else None)))
+EOF
+      )
+      cpu=$(cpu_s "$name")
+      per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "$count")
+      cpu_per_req[$name]=$per
+      p50_of[$name]=$p50
+      rows+=("oha -q (latency correction)|$R|$achieved|$per|$p50|${count} responses")
+    else
+      say "oha printed no JSON: no row"
+    fi
+  fi
+
+  if [ "$have_wrk2" -eq 1 ]; then
+    name="wrk2-$R"
+    say "wrk2 -R $R for $DURATION"
+    timed "$name" wrk2 -t1 -c"$CONNECTIONS" -d"$DURATION" -R"$R" --latency "$URL"
+    count=$(wrk_count "$tmp/$name.out")
+    p50=$(wrk_p50_us "$tmp/$name.out")
+    cpu=$(cpu_s "$name")
+    per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "${count:-0}")
+    achieved=$(python3 -c "import sys; print(round(int(sys.argv[1] or 0) / float(sys.argv[2])))" "${count:-0}" "$secs")
+    rows+=("wrk2|$R|$achieved|$per|$p50|${count} requests")
+  fi
+done
+
+if [ "$have_wrk" -eq 1 ]; then
+  name="wrk"
+  say "wrk closed loop (no rate) for $DURATION"
+  timed "$name" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$URL"
+  count=$(wrk_count "$tmp/$name.out")
+  p50=$(wrk_p50_us "$tmp/$name.out")
+  cpu=$(cpu_s "$name")
+  per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "${count:-0}")
+  rps=$(sed -nE 's/^Requests\/sec:\s*([0-9.]+).*/\1/p' "$tmp/$name.out")
+  rows+=("wrk (closed loop, full speed)|none|${rps%.*}|$per|$p50|the floor: loopback TCP cost of one request; p50 is queueing at saturation")
+fi
+
+# --- the table --------------------------------------------------------------------------------
+model=$(lscpu | sed -nE 's/^Model name:\s*//p' | head -1)
+echo
+echo "Machine: $(nproc) cores, ${model:-unknown CPU}; $(date -u '+%Y-%m-%d %H:%M UTC'); load average before the runs: ${load_before} (other work on the machine skews every figure)."
+echo "nginx \`return 200\` on core ${TARGET_CORE}, each tool on core ${TOOL_CORE}, ${CONNECTIONS} connections, ${DURATION} per run."
+if [ -n "$base_p50" ]; then
+  echo "nginx unloaded base latency (wrk -t1 -c1 -d5s, p50): ${base_p50} µs."
+fi
+echo
+echo "| tool | rate asked (/s) | rate achieved (/s) | CPU µs per request | p50 reported (µs) | note |"
+echo "|---|---|---|---|---|---|"
+for row in "${rows[@]}"; do
+  echo "| ${row//|/ | } |"
+done
+if [ "$have_oha" -eq 1 ]; then
+  echo
+  echo "| metronome ÷ oha | rate (/s) | CPU per request | p50 |"
+  echo "|---|---|---|---|"
+  for R in $RATES; do
+    for pacing in "${pacings[@]}"; do
+      m="metronome-$pacing-$R"
+      o="oha-$R"
+      if [ -z "${cpu_per_req[$m]:-}" ] || [ -z "${cpu_per_req[$o]:-}" ]; then continue; fi
+      python3 - "$pacing" "$R" "${cpu_per_req[$m]}" "${cpu_per_req[$o]}" "${p50_of[$m]}" "${p50_of[$o]}" <<'EOF'
+import sys
+pacing, rate, mc, oc, mp, op = sys.argv[1:]
+def ratio(a, b):
+    try:
+        return f"{float(a) / float(b):.2f}"
+    except (ValueError, ZeroDivisionError):
+        return "n/a"
+print(f"| --pacing {pacing} | {rate} | {ratio(mc, oc)} | {ratio(mp, op)} |")
+EOF
+    done
+  done
+fi
+if [ "$have_wrk2" -eq 0 ]; then
+  echo
+  echo "wrk2 was not on PATH (not a Debian package), so it has no row."
+fi
+echo
+echo "Command: RATES=\"$RATES\" DURATION=$DURATION scripts/compare.sh"
