@@ -104,6 +104,8 @@ enum PacingArg {
     Default,
     /// Wake early and yield until the intended time.
     Precise,
+    /// tokio's millisecond timer: arrivals released in batches, up to ~1 ms late.
+    Coarse,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -436,6 +438,7 @@ fn bench_command(args: BenchArgs) -> Result<i32, Failure> {
         pacing: match args.pacing {
             PacingArg::Default => Pacing::Default,
             PacingArg::Precise => Pacing::Precise,
+            PacingArg::Coarse => Pacing::Coarse,
         },
         connections: args.connections.max(1),
     };
@@ -568,6 +571,7 @@ fn apply_limits(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
         plan.pacing = match p {
             PacingArg::Default => Pacing::Default,
             PacingArg::Precise => Pacing::Precise,
+            PacingArg::Coarse => Pacing::Coarse,
         };
     }
     Ok(())

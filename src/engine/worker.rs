@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::exchange::{self, Prepared};
-use super::pacer::Pacer;
+use super::pacer::{Pacer, Pacing};
 use super::pool::{Dialer, Pool, Sender};
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
@@ -164,6 +164,7 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
         .collect();
     let shard = Shard::new(&schedules, setup.index as u64, setup.count as u64);
     let pacer = match Pacer::new(plan.pacing) {
+        Ok(_) if plan.pacing == Pacing::Coarse => None,
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!(
@@ -276,7 +277,7 @@ async fn issue(
     } else {
         tokio::select! {
             biased;
-            lease = shared.pool.lease() => Some(lease),
+            lease = Box::pin(shared.pool.lease()) => Some(lease),
             _ = shared.abandoned.notified() => None,
         }
     };
@@ -308,7 +309,9 @@ async fn issue(
     while let Some(mut request) = message.take() {
         let mut sender = match pooled.take() {
             Some(s) => s,
-            None => match shared.pool.open(&mut lease).await {
+            // Opening a connection (a TLS handshake) is a large future, and rare: boxed, it does
+            // not make every arrival's task that large.
+            None => match Box::pin(shared.pool.open(&mut lease)).await {
                 Ok(opened) => {
                     outcome.connect = Some(outcome.connect.unwrap_or_default() + opened.connect);
                     outcome.tls = opened.tls.or(outcome.tls);
