@@ -73,6 +73,7 @@ fn outcomes(n: usize, requests: usize, slots: usize) -> Vec<Outcome> {
             queue_wait: latency / 20,
             connect: (i % 500 == 0).then(|| latency / 4),
             tls: None,
+            check_failure: None,
             service_time: latency - latency / 10,
             result: if i % 50 == 0 {
                 Err(ErrorKind::Http5xx)
@@ -234,6 +235,7 @@ fn filled(plan: &Plan, n: usize) -> Recorder {
             queue_wait: latency / 20,
             connect: (i % 500 == 0).then(|| latency / 4),
             tls: None,
+            check_failure: None,
             service_time: latency - latency / 10,
             result: if i % 100 == 0 {
                 Err(ErrorKind::Http5xx)

@@ -21,6 +21,11 @@
 //! max_in_flight = 10000
 //! connect_rate = 1000
 //! preflight = true
+//! http = "1.1"                  # or "2" (ALPN over TLS, prior knowledge on cleartext) or "auto"
+//! keep_alive = true             # false: a new connection for every request
+//! max_streams = 100             # HTTP/2: concurrent streams per connection
+//! ca_file = "ca.pem"            # https: a private CA (PEM), relative to the plan file
+//! insecure = false              # https: skip certificate verification (announced in every output)
 //! headers = { Authorization = "Bearer ${env:API_TOKEN}", Accept = "application/json" }
 //!
 //! [sla.read_medium]             # SLA classes, any names; each sets some of p50/p95/p99
@@ -121,7 +126,9 @@ use toml::Spanned;
 
 use crate::engine::Pacing;
 use crate::engine::checks::{self, Checks, StatusSet};
-use crate::plan::{Limits, Plan, Quantile, RequestSpec, Scenario, SlaClass, StageCriteria, Target};
+use crate::plan::{
+    HttpVersion, Limits, Plan, Quantile, RequestSpec, Scenario, SlaClass, StageCriteria, Target,
+};
 use crate::schedule::{ArrivalProcess, Stage};
 use crate::template::{CsvData, CsvOrder, Template, TemplateError, VarSource, Vars};
 use crate::units::parse_duration;
@@ -505,6 +512,11 @@ struct RawTarget {
     connect_rate: Option<Spanned<i64>>,
     preflight: Option<bool>,
     headers: Option<Map<Spanned<String>>>,
+    http: Option<HttpVersion>,
+    keep_alive: Option<bool>,
+    max_streams: Option<Spanned<i64>>,
+    ca_file: Option<Spanned<String>>,
+    insecure: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -821,6 +833,33 @@ fn target(
         }
     };
     target.headers = headers(ctx, raw.headers.as_ref())?;
+    let t = &mut target.transport;
+    t.http = raw.http.unwrap_or_default();
+    t.keep_alive = raw.keep_alive.unwrap_or(true);
+    t.insecure = raw.insecure.unwrap_or(false);
+    if let Some(m) = &raw.max_streams {
+        t.max_streams = ctx.int(
+            m,
+            "max_streams",
+            1..100_001,
+            "HTTP/2 streams per connection, e.g. 100",
+        )? as usize;
+    }
+    if let Some(ca) = &raw.ca_file {
+        let path = ctx.beside(ca.get_ref());
+        if !path.is_file() {
+            return Err(ctx.err(
+                ca.span(),
+                format!(
+                    "ca_file `{}` is not a readable file ({})",
+                    ca.get_ref(),
+                    path.display()
+                ),
+                "give a PEM file of the CA certificate, relative to the plan file",
+            ));
+        }
+        t.ca_file = Some(path);
+    }
 
     let defaults = Limits::default();
     let limits = Limits {
@@ -2370,6 +2409,10 @@ path = "/health"
         );
     }
 
+    fn metronome_demo_cert() -> String {
+        crate::demo::DemoTls::generate().unwrap().cert_pem
+    }
+
     #[test]
     fn the_documented_example_is_a_valid_plan() {
         let doc: String = include_str!("plan_file.rs")
@@ -2386,6 +2429,7 @@ path = "/health"
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("users.csv"), "id,email\n1,a@example.com\n").unwrap();
         std::fs::write(dir.path().join("goal.json"), r#"{"title": "goal"}"#).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), metronome_demo_cert()).unwrap();
         let p = match parse(&doc, &dir.path().join("plan.toml"), &Overrides::default()) {
             Ok(l) => l.plan,
             Err(e) => panic!("{e}"),

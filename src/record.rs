@@ -36,6 +36,8 @@ pub enum ErrorKind {
     Http4xx,
     /// The target answered 5xx.
     Http5xx,
+    /// The response failed one of the request's checks (status, body, JSON value, size).
+    Check,
     /// The response head arrived but its body could not be read to the end.
     BodyRead,
     /// The generator ran out of something local (file descriptors, ports, memory): the
@@ -45,7 +47,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// ALL lists every kind in the order output shows them.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectError,
@@ -55,6 +57,7 @@ impl ErrorKind {
         ErrorKind::Protocol,
         ErrorKind::Http4xx,
         ErrorKind::Http5xx,
+        ErrorKind::Check,
         ErrorKind::BodyRead,
         ErrorKind::LocalResource,
     ];
@@ -71,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol_error",
             ErrorKind::Http4xx => "http_4xx",
             ErrorKind::Http5xx => "http_5xx",
+            ErrorKind::Check => "check",
             ErrorKind::BodyRead => "body_read",
             ErrorKind::LocalResource => "local_resource",
         }
@@ -80,7 +84,7 @@ impl ErrorKind {
     pub fn answered(self) -> bool {
         matches!(
             self,
-            ErrorKind::Http4xx | ErrorKind::Http5xx | ErrorKind::BodyRead
+            ErrorKind::Http4xx | ErrorKind::Http5xx | ErrorKind::Check | ErrorKind::BodyRead
         )
     }
 
@@ -235,6 +239,9 @@ impl Layout {
     }
 }
 
+/// KEPT_CHECK_FAILURES is how many distinct check-failure reasons a cell keeps for the report.
+pub const KEPT_CHECK_FAILURES: usize = 5;
+
 /// Cell holds the outcomes of one request name in one stage of one scenario.
 #[derive(Debug, Clone, Default)]
 pub struct Cell {
@@ -248,6 +255,8 @@ pub struct Cell {
     pub errors: ErrorCounts,
     /// Response body bytes read.
     pub bytes: u64,
+    /// The first few distinct reasons a response check failed.
+    pub check_failures: Vec<String>,
 }
 
 impl Cell {
@@ -263,6 +272,18 @@ impl Cell {
         self.error_latency.merge(&other.error_latency);
         self.errors.merge(&other.errors);
         self.bytes += other.bytes;
+        for m in &other.check_failures {
+            self.note_check_failure(m);
+        }
+    }
+
+    /// note_check_failure keeps a check failure's reason, if it is new and there is room.
+    pub fn note_check_failure(&mut self, why: &str) {
+        if self.check_failures.len() < KEPT_CHECK_FAILURES
+            && !self.check_failures.iter().any(|m| m == why)
+        {
+            self.check_failures.push(why.to_string());
+        }
     }
 }
 
@@ -319,6 +340,8 @@ pub struct Outcome {
     pub service_time: Duration,
     /// Body bytes read, or why it failed.
     pub result: Result<u64, ErrorKind>,
+    /// Why a response check failed.
+    pub check_failure: Option<String>,
 }
 
 /// Recording is one worker's (or the recorder's merged) histograms and counters.
@@ -396,6 +419,9 @@ impl Recording {
             Err(kind) => {
                 clamped += u64::from(c.error_latency.record(o.latency));
                 c.errors.add(kind);
+                if let Some(why) = &o.check_failure {
+                    c.note_check_failure(why);
+                }
             }
         }
         self.clamped += clamped;
@@ -409,6 +435,7 @@ impl Recording {
             c.error_latency.reset();
             c.errors = ErrorCounts::default();
             c.bytes = 0;
+            c.check_failures.clear();
         }
         for s in &mut self.stages {
             s.dispatch_lag.reset();
@@ -470,6 +497,7 @@ mod tests {
             tls: None,
             service_time: ms(15),
             result: Ok(100),
+            check_failure: None,
         };
         a.outcome(&ok);
         a.outcome(&Outcome {

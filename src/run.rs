@@ -275,7 +275,7 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
         if matches!(sender, engine::Sender::H2(_)) {
             engine::to_absolute(&mut request, plan.target.transport.tls);
         }
-        let reply = engine::send(&mut sender, request)
+        let reply = engine::send(&mut sender, request, &prepared[0][0].checks)
             .await
             .map_err(|_| format!("{url} closed the connection before the request was sent"))?;
         match reply.result {

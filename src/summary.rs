@@ -113,6 +113,9 @@ pub struct ByName {
     pub error_latency_us: Percentiles,
     /// The worst verdict of this request's SLA criteria over all stages (null when not judged).
     pub sla_verdict: Option<Verdict>,
+    /// The first few distinct reasons its response checks failed.
+    #[serde(default)]
+    pub check_failures: Vec<String>,
 }
 
 /// ByStage holds the results of one stage of one scenario.
@@ -278,6 +281,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
                 service_time_us: Percentiles::of(&c.service_time),
                 error_latency_us: Percentiles::of(&c.error_latency),
                 sla_verdict: None,
+                check_failures: c.check_failures.clone(),
             });
         }
         for (k, stage) in scenario.stages.iter().enumerate() {

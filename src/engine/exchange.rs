@@ -2,11 +2,13 @@
 //! failure classified as an `ErrorKind`. It knows nothing of schedules or timing.
 
 use std::io;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
 
+use super::checks::Checks;
 use super::pool::Sender;
 use crate::plan::{RequestSpec, Target};
 use crate::record::ErrorKind;
@@ -23,13 +25,15 @@ pub struct Prepared {
     body: Template,
     static_uri: Option<Uri>,
     static_body: Option<Bytes>,
+    /// What the response must meet.
+    pub checks: Arc<Checks>,
 }
 
 impl Prepared {
     /// new resolves a request spec against its target.
     pub fn new(target: &Target, spec: &RequestSpec) -> Result<Prepared, String> {
-        let static_uri = if spec.path.is_static() {
-            let path = format!("{}{}", target.base_path, spec.path.source());
+        let static_uri = if let Some(text) = spec.path.static_text() {
+            let path = format!("{}{}", target.base_path, text);
             Some(path.parse::<Uri>().map_err(|e| {
                 format!("request `{}`: path `{path}` is not valid ({e})", spec.name)
             })?)
@@ -52,10 +56,8 @@ impl Prepared {
             path: spec.path.clone(),
             body: spec.body.clone(),
             static_uri,
-            static_body: spec
-                .body
-                .is_static()
-                .then(|| Bytes::from(spec.body.source().to_string())),
+            static_body: spec.body.static_text().map(|t| Bytes::from(t.to_string())),
+            checks: Arc::new(spec.checks.clone()),
         })
     }
 
@@ -126,6 +128,8 @@ pub struct Reply {
     pub result: Result<u64, ErrorKind>,
     /// Whether the connection is still usable (the response was read to its end).
     pub reusable: bool,
+    /// Why a response check failed, for the report.
+    pub check_failure: Option<String>,
 }
 
 /// send sends one request and reads its response to the end, discarding the body. When the
@@ -134,6 +138,7 @@ pub struct Reply {
 pub async fn send(
     sender: &mut Sender,
     request: Request<Full<Bytes>>,
+    checks: &Checks,
 ) -> Result<Reply, Request<Full<Bytes>>> {
     let sent = match sender {
         Sender::H1(s) => s.try_send_request(request).await,
@@ -148,33 +153,54 @@ pub async fn send(
             return Ok(Reply {
                 result: Err(classify_hyper(e.error())),
                 reusable: false,
+                check_failure: None,
             });
         }
     };
     let status = response.status();
     let mut body = response.into_body();
     let mut bytes = 0u64;
+    // A body is kept only when a check reads it, and never beyond max_body: past it the rest
+    // is read and dropped, and the check fails.
+    let mut kept = checks.needs_body().then(Vec::new);
     while let Some(frame) = body.frame().await {
         match frame {
-            Ok(f) => bytes += f.data_ref().map_or(0, |d| d.len() as u64),
+            Ok(f) => {
+                let Some(data) = f.data_ref() else { continue };
+                bytes += data.len() as u64;
+                if let Some(buf) = kept.as_mut() {
+                    if buf.len() + data.len() <= checks.max_body {
+                        buf.extend_from_slice(data);
+                    } else {
+                        kept = None;
+                    }
+                }
+            }
             Err(_) => {
                 return Ok(Reply {
                     result: Err(ErrorKind::BodyRead),
                     reusable: false,
+                    check_failure: None,
                 });
             }
         }
     }
-    let result = if status.is_client_error() {
-        Err(ErrorKind::Http4xx)
-    } else if status.is_server_error() {
-        Err(ErrorKind::Http5xx)
-    } else {
-        Ok(bytes)
+    let judged = checks.judge(status.as_u16(), kept.as_deref());
+    let (result, check_failure) = match judged {
+        Ok(()) => (Ok(bytes), None),
+        // A status outside the set that is an HTTP error keeps its own kind.
+        Err(_) if status.is_client_error() && !checks.status.contains(status.as_u16()) => {
+            (Err(ErrorKind::Http4xx), None)
+        }
+        Err(_) if status.is_server_error() && !checks.status.contains(status.as_u16()) => {
+            (Err(ErrorKind::Http5xx), None)
+        }
+        Err(why) => (Err(ErrorKind::Check), Some(why)),
     };
     Ok(Reply {
         result,
         reusable: true,
+        check_failure,
     })
 }
 

@@ -295,14 +295,11 @@ async fn issue(
         tls: None,
         service_time: Duration::ZERO,
         result: Ok(0),
+        check_failure: None,
     };
     let plan = &shared.plan;
-    let mut message = Some(shared.prepared[scenario][request].request(
-        &plan.vars,
-        plan.seed,
-        scenario as u64,
-        arrival.index,
-    ));
+    let prepared = &shared.prepared[scenario][request];
+    let mut message = Some(prepared.request(&plan.vars, plan.seed, scenario as u64, arrival.index));
     let mut pooled = lease.sender.take();
     // At most two attempts: a pooled connection the target closed while it sat idle hands the
     // request back unsent, and the arrival then opens a new one.
@@ -329,8 +326,11 @@ async fn issue(
             exchange::to_absolute(&mut request, plan.target.transport.tls);
         }
         let sent = Instant::now();
-        let reply =
-            tokio::time::timeout(shared.timeout, exchange::send(&mut sender, request)).await;
+        let reply = tokio::time::timeout(
+            shared.timeout,
+            exchange::send(&mut sender, request, &prepared.checks),
+        )
+        .await;
         let done = Instant::now();
         outcome.service_time = done - sent;
         outcome.latency = done - intended;
@@ -339,6 +339,7 @@ async fn issue(
                 if reply.reusable {
                     shared.pool.give_back(sender);
                 }
+                outcome.check_failure = reply.check_failure;
                 reply.result
             }
             Ok(Err(unsent)) if outcome.connect.is_none() => {

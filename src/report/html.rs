@@ -1685,6 +1685,7 @@ fn endpoints_section(out: &mut String, data: &ReportData, baseline: Option<&Repo
         service_time_us: s.service_time_us.clone(),
         error_latency_us: s.error_latency_us.clone(),
         sla_verdict: None,
+        check_failures: Vec::new(),
     };
     let btotal = b.map(|b| ByName {
         requests: b.requests,
