@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use crate::engine::checks::Checks;
 use crate::plan::{Plan, StageCriteria};
 use crate::units::{format_duration, format_us};
 
@@ -132,6 +133,20 @@ pub fn describe(plan: &Plan, has_target: bool) -> String {
                 r.method.as_str(),
                 r.path.source()
             );
+            let c = &r.checks;
+            if *c != Checks::default() {
+                let mut parts = vec![format!("status {}", c.status)];
+                if let Some(b) = &c.body_contains {
+                    parts.push(format!("body contains {b:?}"));
+                }
+                for (pointer, value) in &c.json_pointer {
+                    parts.push(format!("{pointer} = {value}"));
+                }
+                if c.size_check {
+                    parts.push(format!("body at most {} bytes", c.max_body));
+                }
+                let _ = writeln!(w, "      checks: {}", parts.join(" · "));
+            }
         }
     }
     out

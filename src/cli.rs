@@ -177,7 +177,7 @@ struct RunArgs {
     #[arg(long)]
     no_preflight: bool,
     /// HTTP version: 1.1, 2 (over TLS by ALPN, over cleartext with prior knowledge), or auto
-    /// (HTTP/2 when TLS's ALPN agrees) [default: 1.1, or the plan's].
+    /// (HTTP/2 when TLS's ALPN agrees, else 1.1) [default: auto, or the plan's].
     #[arg(long, value_parser = ["1.1", "2", "auto"])]
     http: Option<String>,
     /// HTTP/2: most concurrent streams per connection [default: 100, or the plan's].

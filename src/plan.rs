@@ -181,13 +181,14 @@ pub struct Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum HttpVersion {
     /// HTTP/1.1.
-    #[default]
     #[serde(rename = "1.1")]
     Http1,
     /// HTTP/2: over TLS by ALPN, over cleartext with prior knowledge (h2c).
     #[serde(rename = "2")]
     Http2,
-    /// HTTP/2 when TLS's ALPN agrees to it, else HTTP/1.1 (cleartext: HTTP/1.1).
+    /// HTTP/2 when TLS's ALPN agrees to it, else HTTP/1.1 (cleartext: HTTP/1.1). The default,
+    /// so an https deployment that speaks HTTP/2 gets it with only a --host change.
+    #[default]
     #[serde(rename = "auto")]
     Auto,
 }
@@ -215,7 +216,7 @@ impl Default for Transport {
             tls: false,
             ca_file: None,
             insecure: false,
-            http: HttpVersion::Http1,
+            http: HttpVersion::Auto,
             keep_alive: true,
             max_streams: 100,
         }

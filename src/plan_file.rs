@@ -21,7 +21,8 @@
 //! max_in_flight = 10000
 //! connect_rate = 1000
 //! preflight = true
-//! http = "1.1"                  # or "2" (ALPN over TLS, prior knowledge on cleartext) or "auto"
+//! http = "auto"                 # default: HTTP/2 if TLS's ALPN agrees, else 1.1; or "1.1", or "2"
+//!                               #   ("2": ALPN over TLS, prior knowledge (h2c) on cleartext)
 //! keep_alive = true             # false: a new connection for every request
 //! max_streams = 100             # HTTP/2: concurrent streams per connection
 //! ca_file = "ca.pem"            # https: a private CA (PEM), relative to the plan file

@@ -127,3 +127,32 @@ fn without_keep_alive_every_request_opens_its_own_connection() {
         "one per request, plus the preflight's"
     );
 }
+
+#[test]
+fn a_shipped_plan_targets_an_https_http2_deployment_with_only_a_host_change() {
+    // The demo target over TLS speaks HTTP/2 by ALPN; the plan asks nothing special ("auto" is
+    // the default), so --host (and, for this private CA, --ca-file) is all it takes.
+    let (target, _dir, cert) = tls_demo();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args([
+            "run",
+            "plans/smoke.toml",
+            "--time-scale",
+            "0.1",
+            "--quiet",
+            "--host",
+            &target.base_url(),
+        ])
+        .args(["--ca-file", cert.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("https://127.0.0.1"), "{text}");
+    assert!(target.stats().requests() > 0);
+}
