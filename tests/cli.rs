@@ -6,16 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::demo;
+use common::{demo, metronome};
 use metronome::demo::DemoConfig;
 use serde_json::Value;
-
-fn metronome(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -2,24 +2,12 @@
 //! `metronome` binary against the built-in demo target on loopback.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+mod common;
+
+use common::{metronome, text};
 use serde_json::Value;
-
-fn metronome(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// run_plan runs `plan` with extra flags, writing JSON to a temp dir; returns (exit, output, JSON).
 fn run_plan(plan: &Path, extra: &[&str]) -> (i32, String, Value) {

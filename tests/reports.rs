@@ -2,24 +2,12 @@
 //! each file is parsed back and checked against the JSON summary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+mod common;
+
+use common::{metronome, text};
 use serde_json::Value;
-
-fn metronome(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A compressed progression with 5 % injected errors: several stages, two scenarios, errors.
 fn run_into(dir: &Path) -> Value {

@@ -42,3 +42,20 @@ pub fn ms(us: Option<u64>) -> f64 {
 pub fn within(got: f64, want: f64, frac: f64) -> bool {
     (got - want).abs() <= want * frac
 }
+
+/// metronome runs the binary with `args` and waits for it.
+pub fn metronome(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// text is everything a finished command printed, standard output then standard error.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
