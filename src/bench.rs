@@ -8,7 +8,7 @@
 //! used per request (from their own CPU clocks, so the in-process target's work is not
 //! counted), and the peak memory of the process.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -71,10 +71,17 @@ pub struct Step {
 /// Report is the whole bench.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub threads: usize,
     pub pacing: Pacing,
     pub step_duration_s: f64,
     pub floor: Vec<Floor>,
+    /// One climb of the rates per thread count: the throughput curve over threads.
+    pub curves: Vec<Curve>,
+}
+
+/// Curve is the climb of the rates with one number of worker threads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Curve {
+    pub threads: usize,
     pub steps: Vec<Step>,
     /// The highest rate whose step held.
     pub highest_rate_held: Option<f64>,
@@ -87,8 +94,8 @@ pub struct Settings {
     pub url: Option<String>,
     /// Length of each step.
     pub duration: Duration,
-    /// Worker threads.
-    pub threads: usize,
+    /// Worker thread counts to climb with, in order.
+    pub threads: Vec<usize>,
     /// Rates to step through, in order.
     pub rates: Vec<f64>,
     /// Pacing of the workers.
@@ -171,7 +178,7 @@ fn peak_rss_mib() -> f64 {
 /// run performs the bench, printing each line as it is measured.
 pub fn run(settings: &Settings) -> Result<Report, Failure> {
     println!(
-        "metronome bench · {} worker thread(s) · {:?} pacing · {:.0} s per step",
+        "metronome bench · worker threads {:?} · {:?} pacing · {:.0} s per step",
         settings.threads,
         settings.pacing,
         settings.duration.as_secs_f64()
@@ -218,6 +225,47 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
         HOLD_SHARE * 100.0,
         HOLD_LAG_P99.as_millis()
     );
+    let mut curves = Vec::new();
+    for &threads in &settings.threads {
+        println!("\n{threads} worker thread(s):");
+        let (steps, highest) = climb(settings, &url, threads)?;
+        match highest {
+            Some(r) => println!("  highest rate held with {threads} thread(s): {r:.0}/s"),
+            None => println!(
+                "  no step held with {threads} thread(s): even the lowest rate broke the schedule"
+            ),
+        }
+        curves.push(Curve {
+            threads,
+            steps,
+            highest_rate_held: highest,
+        });
+    }
+    if curves.len() > 1 {
+        println!("\nthroughput over threads (highest rate held):");
+        for c in &curves {
+            println!(
+                "  {:>3} thread(s): {}",
+                c.threads,
+                c.highest_rate_held
+                    .map_or("none".to_string(), |r| format!("{r:.0}/s"))
+            );
+        }
+    }
+    Ok(Report {
+        pacing: settings.pacing,
+        step_duration_s: settings.duration.as_secs_f64(),
+        floor: floors,
+        curves,
+    })
+}
+
+/// climb steps the rate up with `threads` workers until a step does not hold.
+fn climb(
+    settings: &Settings,
+    url: &str,
+    threads: usize,
+) -> Result<(Vec<Step>, Option<f64>), Failure> {
     println!(
         "  {:>10} {:>10} {:>24} {:>10} {:>12} {:>10}  held",
         "target/s", "achieved", "dispatch lag p50/p99/max", "p50", "CPU µs/req", "peak RSS"
@@ -225,7 +273,7 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
     let mut steps = Vec::new();
     let mut highest = None;
     for &rate in &settings.rates {
-        let (target, path) = Target::parse(&url).map_err(Failure::Usage)?;
+        let (target, path) = Target::parse(url).map_err(Failure::Usage)?;
         let mut plan = Plan::quick(
             target,
             hyper::http::Method::GET,
@@ -233,11 +281,10 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
             rate,
             settings.duration,
         );
-        plan.threads = settings.threads;
+        plan.threads = threads;
         plan.pacing = settings.pacing;
         plan.limits.connections = settings.connections;
         plan.limits.timeout = Duration::from_secs(5);
-        let started = Instant::now();
         let s = run::execute(
             plan,
             &Options {
@@ -280,7 +327,6 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
             step.peak_rss_mib,
             if held { "yes" } else { "NO" }
         );
-        let _ = started;
         steps.push(step);
         if held {
             highest = Some(rate);
@@ -288,16 +334,5 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
             break;
         }
     }
-    match highest {
-        Some(r) => println!("\nhighest rate held: {r:.0}/s"),
-        None => println!("\nno step held: even the lowest rate broke the schedule on this machine"),
-    }
-    Ok(Report {
-        threads: settings.threads,
-        pacing: settings.pacing,
-        step_duration_s: settings.duration.as_secs_f64(),
-        floor: floors,
-        steps,
-        highest_rate_held: highest,
-    })
+    Ok((steps, highest))
 }

@@ -70,9 +70,10 @@ struct BenchArgs {
     /// Length of each step.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     duration: Duration,
-    /// Worker threads.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    /// Worker thread counts to climb with, comma-separated: `1,2` shows the throughput curve
+    /// over threads.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    threads: Vec<usize>,
     /// Rates to step through, comma-separated.
     #[arg(
         long,
@@ -416,8 +417,10 @@ fn report_command(args: ReportArgs) -> Result<i32, Failure> {
 }
 
 fn bench_command(args: BenchArgs) -> Result<i32, Failure> {
-    if args.threads == 0 || args.threads > 1024 {
-        return Err(usage("--threads must be between 1 and 1024"));
+    if args.threads.is_empty() || args.threads.iter().any(|&t| t == 0 || t > 1024) {
+        return Err(usage(
+            "--threads must be counts between 1 and 1024, e.g. --threads 1,2",
+        ));
     }
     if args.rates.is_empty() || args.rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
         return Err(usage(
@@ -433,7 +436,7 @@ fn bench_command(args: BenchArgs) -> Result<i32, Failure> {
     let settings = bench::Settings {
         url: args.url.clone(),
         duration: args.duration,
-        threads: args.threads,
+        threads: args.threads.clone(),
         rates: args.rates.clone(),
         pacing: match args.pacing {
             PacingArg::Default => Pacing::Default,
