@@ -142,6 +142,15 @@ impl Default for Hist {
 }
 
 impl Hist {
+    /// full makes a histogram sized for the whole 1 µs … 1 h range up front (about 190 KB), so
+    /// it never grows: memory stays flat however rare the slow value that arrives.
+    pub fn full() -> Hist {
+        let mut h =
+            Histogram::new_with_bounds(1, MAX_US, 3).expect("1 µs … 1 h at 3 digits is valid");
+        h.auto(true);
+        Hist(h)
+    }
+
     /// record adds one duration; it returns true when the value had to be clamped.
     pub fn record(&mut self, d: Duration) -> bool {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
@@ -180,6 +189,12 @@ impl Hist {
 pub fn slot(stage: usize, settling: bool) -> usize {
     stage * 2 + usize::from(settling)
 }
+
+/// FULL_HIST_BYTES is about what one full-range histogram costs.
+const FULL_HIST_BYTES: usize = 190 * 1024;
+
+/// FULL_RANGE_BUDGET is how much one recording may spend on full-range histograms.
+const FULL_RANGE_BUDGET: usize = 4 << 20;
 
 /// Layout says how many requests and stages each scenario has, to index cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,8 +374,32 @@ pub struct Recording {
 impl Recording {
     /// new makes an empty recording for a layout.
     pub fn new(layout: Arc<Layout>) -> Recording {
-        let cells = vec![Cell::default(); *layout.cell_base.last().unwrap()];
-        let stages = vec![StageCell::default(); *layout.stage_base.last().unwrap()];
+        let (n_cells, n_stages) = (
+            *layout.cell_base.last().unwrap(),
+            *layout.stage_base.last().unwrap(),
+        );
+        // Small layouts (quick mode, small plans) get full-range histograms, so their memory is
+        // flat from the start; large ones grow each histogram only as far as its values reach,
+        // or they would cost hundreds of MB up front.
+        let full = (n_cells * 3 + n_stages * 4) * FULL_HIST_BYTES <= FULL_RANGE_BUDGET;
+        let hist = || if full { Hist::full() } else { Hist::default() };
+        let cells = (0..n_cells)
+            .map(|_| Cell {
+                latency: hist(),
+                service_time: hist(),
+                error_latency: hist(),
+                ..Cell::default()
+            })
+            .collect();
+        let stages = (0..n_stages)
+            .map(|_| StageCell {
+                dispatch_lag: hist(),
+                queue_wait: hist(),
+                connect: hist(),
+                tls_handshake: hist(),
+                ..StageCell::default()
+            })
+            .collect();
         Recording {
             layout,
             cells,
