@@ -93,7 +93,7 @@ else
 fi
 pacings=("default")
 if "$MET" run --help 2>/dev/null | grep -q -- '--pacing'; then
-  pacings+=("precise")
+  pacings+=("precise" "coarse")
 else
   say "this metronome has no --pacing: one metronome row per rate"
 fi
