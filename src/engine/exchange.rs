@@ -44,6 +44,11 @@ impl Prepared {
         for (k, v) in &spec.headers {
             headers.insert(k, v.clone());
         }
+        if !target.transport.keep_alive {
+            // Asking the target to close makes it, not us, hold the TIME_WAIT socket, so a long
+            // run without keep-alive does not exhaust this machine's ports.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if !headers.contains_key(header::HOST) {
             let host = HeaderValue::from_str(&target.authority)
                 .map_err(|e| format!("host `{}` is not a valid header ({e})", target.authority))?;
@@ -103,6 +108,10 @@ pub fn to_absolute(request: &mut Request<Full<Bytes>>, tls: bool) {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     if let Ok(uri) = format!("{scheme}://{host}{path}").parse() {
         *request.uri_mut() = uri;
+        // HTTP/2 carries the authority as :authority; a Host header beside it is a duplicate
+        // that servers such as nginx refuse, and connection headers are forbidden.
+        request.headers_mut().remove(header::HOST);
+        request.headers_mut().remove(header::CONNECTION);
     }
 }
 
@@ -237,5 +246,25 @@ fn classify_hyper(e: &hyper::Error) -> ErrorKind {
         ErrorKind::Protocol
     } else {
         ErrorKind::ResetClosed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http2_requests_carry_the_authority_in_the_uri_and_no_host_header() {
+        let mut r = Request::new(Full::new(Bytes::new()));
+        *r.uri_mut() = "/health?x=1".parse().unwrap();
+        r.headers_mut()
+            .insert(header::HOST, HeaderValue::from_static("127.0.0.1:8443"));
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        to_absolute(&mut r, true);
+        assert_eq!(r.uri().to_string(), "https://127.0.0.1:8443/health?x=1");
+        // nginx refuses a Host header beside :authority ("duplicate host header").
+        assert!(r.headers().get(header::HOST).is_none());
+        assert!(r.headers().get(header::CONNECTION).is_none());
     }
 }

@@ -202,6 +202,9 @@ pub struct Pool {
     /// Whether the target speaks HTTP/2 (known once a connection is open).
     h2: Cell<bool>,
     next_id: Cell<u64>,
+    /// HTTP/2 connections being opened now, so arrivals that find no free stream do not all
+    /// open one past the connection limit.
+    h2_opening: Cell<usize>,
     connections: usize,
     max_streams: usize,
     keep_alive: bool,
@@ -254,6 +257,7 @@ impl Pool {
             shared: RefCell::new(Vec::new()),
             h2: Cell::new(h2),
             next_id: Cell::new(0),
+            h2_opening: Cell::new(0),
             connections,
             max_streams: transport.max_streams.max(1),
             keep_alive: transport.keep_alive,
@@ -277,12 +281,25 @@ impl Pool {
         };
         if self.h2.get() {
             self.shared.borrow_mut().retain(|c| !c.sender.is_closed());
-            let found = (self.shared.borrow_mut().iter_mut())
-                .find(|c| c.streams < self.max_streams)
-                .map(|c| {
+            let at_limit = self.shared.borrow().len() + self.h2_opening.get() >= self.connections;
+            let found = {
+                let mut shared = self.shared.borrow_mut();
+                let free = shared.iter().position(|c| c.streams < self.max_streams);
+                // At the connection limit with every stream busy, the least busy connection
+                // takes one more (the server queues it) rather than a connection past the limit.
+                let pick = free.or_else(|| {
+                    if at_limit {
+                        (0..shared.len()).min_by_key(|&i| shared[i].streams)
+                    } else {
+                        None
+                    }
+                });
+                pick.map(|i| {
+                    let c = &mut shared[i];
                     c.streams += 1;
                     (c.id, c.sender.clone())
-                });
+                })
+            };
             if let Some((id, sender)) = found {
                 lease.h2 = Some(id);
                 lease.sender = Some(Sender::H2(sender));
@@ -306,13 +323,27 @@ impl Pool {
 
     /// open opens a new connection for a lease that found none.
     pub async fn open(&self, lease: &mut Lease<'_>) -> Result<Opened, Failed> {
-        let opened = self.dialer.open().await?;
+        let h2 = self.h2.get();
+        if h2 {
+            self.h2_opening.set(self.h2_opening.get() + 1);
+        }
+        let opened = self.dialer.open().await;
+        if h2 {
+            self.h2_opening.set(self.h2_opening.get() - 1);
+        }
+        let opened = opened?;
         if let Sender::H2(s) = &opened.sender
             && self.keep_alive
         {
+            // A retry replaces the lease's connection: give back the stream it held.
+            if let Some(old) = lease.h2.take()
+                && let Some(c) = self.shared.borrow_mut().iter_mut().find(|c| c.id == old)
+            {
+                c.streams -= 1;
+            }
             lease.h2 = Some(self.adopt(s.clone(), 1));
         }
-        if matches!(opened.sender, Sender::H2(_)) && !self.h2.get() {
+        if matches!(opened.sender, Sender::H2(_)) && !self.h2.get() && self.keep_alive {
             // The first connection told us the target speaks HTTP/2 (ALPN): from now on a
             // slot is a stream.
             self.h2.set(true);
@@ -362,7 +393,7 @@ impl Pool {
                     match o.sender {
                         Sender::H1(s) => self.idle.borrow_mut().push(s),
                         Sender::H2(s) => {
-                            if !self.h2.get() {
+                            if !self.h2.get() && self.keep_alive {
                                 self.h2.set(true);
                                 self.slots
                                     .add_permits(self.connections * (self.max_streams - 1));
