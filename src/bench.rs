@@ -178,9 +178,9 @@ fn peak_rss_mib() -> f64 {
 /// run performs the bench, printing each line as it is measured.
 pub fn run(settings: &Settings) -> Result<Report, Failure> {
     println!(
-        "metronome bench · worker threads {:?} · {:?} pacing · {:.0} s per step",
+        "metronome bench · worker threads {:?} · {} pacing · {:.0} s per step",
         settings.threads,
-        settings.pacing,
+        settings.pacing.name(),
         settings.duration.as_secs_f64()
     );
     println!("\ntimer floor (how late a bare loop wakes at each rate, no HTTP):");

@@ -31,6 +31,17 @@ pub enum Pacing {
     Coarse,
 }
 
+impl Pacing {
+    /// name is the mode as the flag and the JSON spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pacing::Default => "default",
+            Pacing::Precise => "precise",
+            Pacing::Coarse => "coarse",
+        }
+    }
+}
+
 /// PRECISE_EARLY is how long before an intended time precise mode stops sleeping.
 pub const PRECISE_EARLY: Duration = Duration::from_micros(200);
 

@@ -187,8 +187,10 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         w,
-        "              {:?} pacing · the worker threads used {:.2} s of CPU, {:.1} µs per arrival",
-        s.pacing, s.engine_cpu_s, s.engine_cpu_us_per_request
+        "              {} pacing · the worker threads used {:.2} s of CPU, {:.1} µs per arrival",
+        s.pacing.name(),
+        s.engine_cpu_s,
+        s.engine_cpu_us_per_request
     );
     if s.tls {
         let _ = writeln!(
