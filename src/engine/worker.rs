@@ -177,6 +177,9 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
     for (scenario, arrival) in shard {
         let intended = start + arrival.offset;
         if Instant::now() < intended {
+            // Let the arrivals just released start before arming the timer: the syscall
+            // would otherwise be part of their dispatch lag.
+            tokio::task::yield_now().await;
             due_in_a_row = 0;
             tokio::select! {
                 biased;
