@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# compare.sh: metronome beside oha (and wrk2 when present) and closed-loop wrk, at the same fixed
+# compare.sh: metronome beside oha, hey (and wrk2 when present) and closed-loop wrk, at the same fixed
 # rates against the same nginx, on this machine. It is how README's comparison table is made; it
 # is not part of the test suite.
 #
@@ -12,7 +12,7 @@
 # user+sys time (/usr/bin/time, every thread of the process) divided by the requests it
 # completed. All traffic goes to 127.0.0.1, each run is bounded by DURATION and stops by itself.
 #
-# Needs root (or sudo) to install what is missing: Debian's nginx, wrk and time packages, and
+# Needs root (or sudo) to install what is missing: Debian's nginx, wrk, hey and time packages, and
 # oha from crates.io (`cargo install oha --locked`, a few minutes the first time). A tool that
 # cannot be installed is skipped with a message; the table then has no row for it.
 set -euo pipefail
@@ -76,6 +76,11 @@ if ! command -v oha >/dev/null; then
     have_oha=0
   fi
   PATH="$HOME/.cargo/bin:$PATH"
+fi
+have_hey=1
+if ! command -v hey >/dev/null; then
+  say "installing hey (Debian package)"
+  apt_install hey || { say "cannot install hey: skipping its rows"; have_hey=0; }
 fi
 have_wrk2=0
 if command -v wrk2 >/dev/null; then
@@ -242,6 +247,32 @@ EOF
     fi
   fi
 
+  if [ "$have_hey" -eq 1 ]; then
+    # hey's -q is per worker: the rate asked is shared out over the connections.
+    name="hey-$R"
+    per_worker=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):g}')" "$R" "$CONNECTIONS")
+    say "hey -q $per_worker × $CONNECTIONS workers for $DURATION"
+    timed "$name" hey -z "$DURATION" -c "$CONNECTIONS" -q "$per_worker" "$URL"
+    IFS='|' read -r count p50 < <(python3 - "$tmp/$name.out" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+count = sum(int(n) for n in re.findall(r"^\s*\[\d+\]\s+(\d+) responses", text, re.M))
+m = re.search(r"^\s*50% in ([\d.]+) secs", text, re.M)
+print(f"{count}|{round(float(m.group(1)) * 1e6) if m else ''}")
+EOF
+    )
+    if [ "${count:-0}" -gt 0 ]; then
+      cpu=$(cpu_s "$name")
+      per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "$count")
+      achieved=$(python3 -c "import sys; print(round(int(sys.argv[1]) / float(sys.argv[2])))" "$count" "$secs")
+      cpu_per_req[$name]=$per
+      p50_of[$name]=$p50
+      rows+=("hey -q (closed loop per worker, rate-limited)|$R|$achieved|$per|$p50|${count} responses; p50 printed to 0.1 ms")
+    else
+      say "hey printed no responses: no row"
+    fi
+  fi
+
   if [ "$have_wrk2" -eq 1 ]; then
     name="wrk2-$R"
     say "wrk2 -R $R for $DURATION"
@@ -281,14 +312,16 @@ echo "|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do
   echo "| ${row//|/ | } |"
 done
-if [ "$have_oha" -eq 1 ]; then
+for peer in oha hey; do
+  have_var="have_$peer"
+  if [ "${!have_var}" -ne 1 ]; then continue; fi
   echo
-  echo "| metronome ÷ oha | rate (/s) | CPU per request | p50 |"
+  echo "| metronome ÷ $peer | rate (/s) | CPU per request | p50 |"
   echo "|---|---|---|---|"
   for R in $RATES; do
     for pacing in "${pacings[@]}"; do
       m="metronome-$pacing-$R"
-      o="oha-$R"
+      o="$peer-$R"
       if [ -z "${cpu_per_req[$m]:-}" ] || [ -z "${cpu_per_req[$o]:-}" ]; then continue; fi
       python3 - "$pacing" "$R" "${cpu_per_req[$m]}" "${cpu_per_req[$o]}" "${p50_of[$m]}" "${p50_of[$o]}" <<'EOF'
 import sys
@@ -302,7 +335,7 @@ print(f"| --pacing {pacing} | {rate} | {ratio(mc, oc)} | {ratio(mp, op)} |")
 EOF
     done
   done
-fi
+done
 if [ "$have_wrk2" -eq 0 ]; then
   echo
   echo "wrk2 was not on PATH (not a Debian package), so it has no row."
