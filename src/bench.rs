@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::demo::{DemoConfig, DemoTarget};
 use crate::engine::Pacing;
+use crate::engine::thread_cpu_time;
 use crate::plan::{Plan, Target};
 use crate::record::Hist;
 use crate::run::{self, Failure, Options};
@@ -52,6 +53,9 @@ pub struct Floor {
     pub sleep: Lateness,
     /// A bare loop spinning to its deadlines.
     pub spin: Lateness,
+    /// CPU time (user and system) the sleeping loop's thread used per wake-up: what waking
+    /// once per arrival costs on this machine before any request is sent.
+    pub sleep_cpu_us_per_wake: f64,
 }
 
 /// Step is one rate of the bench.
@@ -115,14 +119,15 @@ fn monotonic_ns() -> u128 {
 }
 
 /// bare_loop wakes `n` times at `rate` on a fresh thread, sleeping (or spinning) to absolute
-/// deadlines, and records how late each wake-up was.
-fn bare_loop(rate: f64, n: u64, spin: bool) -> Hist {
+/// deadlines, and records how late each wake-up was, and the CPU time the thread used.
+fn bare_loop(rate: f64, n: u64, spin: bool) -> (Hist, Duration) {
     std::thread::spawn(move || {
         // SAFETY: prctl with constant arguments on the calling thread.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
         let gap = 1e9 / rate;
         let start = monotonic_ns() + 1_000_000;
         let mut h = Hist::default();
+        let cpu_before = thread_cpu_time();
         for i in 0..n {
             let deadline = start + (i as f64 * gap) as u128;
             if spin {
@@ -147,7 +152,7 @@ fn bare_loop(rate: f64, n: u64, spin: bool) -> Hist {
             let late = monotonic_ns().saturating_sub(deadline);
             h.record(Duration::from_nanos(late as u64));
         }
-        h
+        (h, thread_cpu_time().saturating_sub(cpu_before))
     })
     .join()
     .expect("the timer loop does not panic")
@@ -156,16 +161,24 @@ fn bare_loop(rate: f64, n: u64, spin: bool) -> Hist {
 /// floor measures the machine's timer floor at `rate` for about `d`.
 pub fn floor(rate: f64, d: Duration) -> Floor {
     let n = (rate * d.as_secs_f64()).max(100.0) as u64;
+    let (sleep, sleep_cpu) = bare_loop(rate, n, false);
+    let (spin, _) = bare_loop(rate, n, true);
     Floor {
         rate,
-        sleep: Lateness::of(&bare_loop(rate, n, false)),
-        spin: Lateness::of(&bare_loop(rate, n, true)),
+        sleep: Lateness::of(&sleep),
+        spin: Lateness::of(&spin),
+        sleep_cpu_us_per_wake: sleep_cpu.as_secs_f64() * 1e6 / n as f64,
     }
 }
 
 /// bare_sleep_p50 is the median lateness of a bare sleeping loop at `rate` over `n` wake-ups.
 pub fn bare_sleep_p50(rate: f64, n: u64) -> Duration {
-    Duration::from_micros(bare_loop(rate, n, false).histogram().value_at_quantile(0.5))
+    Duration::from_micros(
+        bare_loop(rate, n, false)
+            .0
+            .histogram()
+            .value_at_quantile(0.5),
+    )
 }
 
 fn peak_rss_mib() -> f64 {
@@ -185,14 +198,14 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
     );
     println!("\ntimer floor (how late a bare loop wakes at each rate, no HTTP):");
     println!(
-        "  {:>10}  {:>26}  {:>26}",
-        "rate/s", "sleep p50 / p99 / max", "spin p50 / p99 / max"
+        "  {:>10}  {:>26}  {:>16}  {:>26}",
+        "rate/s", "sleep p50 / p99 / max", "sleep CPU µs/wake", "spin p50 / p99 / max"
     );
     let mut floors = Vec::new();
     for rate in [1_000.0, 10_000.0] {
         let f = floor(rate, Duration::from_secs(2));
         println!(
-            "  {:>10.0}  {:>26}  {:>26}",
+            "  {:>10.0}  {:>26}  {:>16.1}  {:>26}",
             rate,
             format!(
                 "{} / {} / {}",
@@ -200,6 +213,7 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
                 format_us(f.sleep.p99_us),
                 format_us(f.sleep.max_us)
             ),
+            f.sleep_cpu_us_per_wake,
             format!(
                 "{} / {} / {}",
                 format_us(f.spin.p50_us),

@@ -265,3 +265,70 @@ fn ctrl_c_stops_the_schedule_and_still_writes_a_partial_summary() {
         scheduled
     );
 }
+
+#[test]
+fn bench_prints_the_floor_then_a_step_per_rate_with_its_verdict() {
+    // Two low steps against the in-process target. Whether a step holds depends on how busy
+    // the machine is (other tests run beside this one), so the test checks that each verdict
+    // follows from the step's own figures rather than expecting both to hold.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = metronome(&[
+        "bench",
+        "--duration",
+        "1s",
+        "--rates",
+        "200,400",
+        "--threads",
+        "1",
+        "--connections",
+        "10",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let printed = common::text(&out);
+    assert!(out.status.success(), "{printed}{}", stderr(&out));
+    assert!(printed.contains("timer floor"), "{printed}");
+    assert!(printed.contains("sleep CPU µs/wake"), "{printed}");
+
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let floors = report["floor"].as_array().unwrap();
+    assert_eq!(floors.len(), 2);
+    for f in floors {
+        // A sleeping loop costs the kernel something per wake-up, and a spinning one never
+        // wakes before its deadline: both are real measurements, not placeholders.
+        assert!(f["sleep_cpu_us_per_wake"].as_f64().unwrap() > 0.0, "{f}");
+        assert!(f["sleep"]["max_us"].as_u64().unwrap() >= f["sleep"]["p50_us"].as_u64().unwrap());
+    }
+    let curve = &report["curves"][0];
+    let steps = curve["steps"].as_array().unwrap();
+    assert!(!steps.is_empty() && steps.len() <= 2, "{curve}");
+    let mut highest = None;
+    for (i, (step, rate)) in steps.iter().zip([200.0, 400.0]).enumerate() {
+        assert_eq!(step["target_rate"].as_f64().unwrap(), rate);
+        let achieved = step["achieved_rate"].as_f64().unwrap();
+        let lag_p99 = step["dispatch_lag"]["p99_us"].as_u64().unwrap();
+        let should_hold =
+            achieved >= 0.995 * rate && lag_p99 <= 1000 && step["dropped"].as_u64() == Some(0);
+        assert_eq!(step["held"].as_bool(), Some(should_hold), "{step}");
+        if should_hold {
+            highest = Some(rate);
+        } else {
+            assert_eq!(
+                i,
+                steps.len() - 1,
+                "the climb stops at the first step that breaks"
+            );
+        }
+        assert!(step["cpu_us_per_request"].as_f64().unwrap() > 0.0, "{step}");
+        assert!(step["peak_rss_mib"].as_f64().unwrap() > 1.0, "{step}");
+    }
+    assert_eq!(curve["highest_rate_held"].as_f64(), highest);
+    match highest {
+        Some(r) => assert!(
+            printed.contains(&format!("highest rate held with 1 thread(s): {r:.0}/s")),
+            "{printed}"
+        ),
+        None => assert!(printed.contains("no step held"), "{printed}"),
+    }
+}

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use exchange::{Prepared, Reply, send, to_absolute};
 pub use pacer::Pacing;
 pub use pool::{Dialer, Sender, dialer_for};
-pub use worker::Handover;
+pub use worker::{Handover, thread_cpu_time};
 
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout};
