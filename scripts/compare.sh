@@ -250,7 +250,7 @@ EOF
   if [ "$have_hey" -eq 1 ]; then
     # hey's -q is per worker: the rate asked is shared out over the connections.
     name="hey-$R"
-    per_worker=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):g}')" "$R" "$CONNECTIONS")
+    per_worker=$(python3 -c "import sys; print(f'{float(sys.argv[1]) / int(sys.argv[2]):g}')" "$R" "$CONNECTIONS")
     say "hey -q $per_worker × $CONNECTIONS workers for $DURATION"
     timed "$name" hey -z "$DURATION" -c "$CONNECTIONS" -q "$per_worker" "$URL"
     IFS='|' read -r count p50 < <(python3 - "$tmp/$name.out" <<'EOF'

@@ -198,14 +198,14 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
     );
     println!("\ntimer floor (how late a bare loop wakes at each rate, no HTTP):");
     println!(
-        "  {:>10}  {:>26}  {:>16}  {:>26}",
+        "  {:>10}  {:>26}  {:>17}  {:>26}",
         "rate/s", "sleep p50 / p99 / max", "sleep CPU µs/wake", "spin p50 / p99 / max"
     );
     let mut floors = Vec::new();
     for rate in [1_000.0, 10_000.0] {
         let f = floor(rate, Duration::from_secs(2));
         println!(
-            "  {:>10.0}  {:>26}  {:>16.1}  {:>26}",
+            "  {:>10.0}  {:>26}  {:>17.1}  {:>26}",
             rate,
             format!(
                 "{} / {} / {}",

@@ -298,7 +298,6 @@ fn bench_prints_the_floor_then_a_step_per_rate_with_its_verdict() {
         // A sleeping loop costs the kernel something per wake-up, and a spinning one never
         // wakes before its deadline: both are real measurements, not placeholders.
         assert!(f["sleep_cpu_us_per_wake"].as_f64().unwrap() > 0.0, "{f}");
-        assert!(f["sleep"]["max_us"].as_u64().unwrap() >= f["sleep"]["p50_us"].as_u64().unwrap());
     }
     let curve = &report["curves"][0];
     let steps = curve["steps"].as_array().unwrap();
@@ -307,9 +306,14 @@ fn bench_prints_the_floor_then_a_step_per_rate_with_its_verdict() {
     for (i, (step, rate)) in steps.iter().zip([200.0, 400.0]).enumerate() {
         assert_eq!(step["target_rate"].as_f64().unwrap(), rate);
         let achieved = step["achieved_rate"].as_f64().unwrap();
+        // However busy the machine, a few hundred requests a second reach the in-process target
+        // and are answered: a step that sent nothing must fail this, not pass as "not held".
+        assert!(achieved >= 0.5 * rate, "{step}");
+        assert_eq!(step["errors"].as_u64(), Some(0), "{step}");
         let lag_p99 = step["dispatch_lag"]["p99_us"].as_u64().unwrap();
-        let should_hold =
-            achieved >= 0.995 * rate && lag_p99 <= 1000 && step["dropped"].as_u64() == Some(0);
+        let should_hold = achieved >= metronome::bench::HOLD_SHARE * rate
+            && u128::from(lag_p99) <= metronome::bench::HOLD_LAG_P99.as_micros()
+            && step["dropped"].as_u64() == Some(0);
         assert_eq!(step["held"].as_bool(), Some(should_hold), "{step}");
         if should_hold {
             highest = Some(rate);

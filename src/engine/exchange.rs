@@ -66,6 +66,12 @@ impl Prepared {
         })
     }
 
+    /// body_is_small says whether every body this request sends is known, before the run, to be
+    /// at most `limit` bytes: a fixed body of that size or less (or none).
+    pub fn body_is_small(&self, limit: usize) -> bool {
+        self.static_body.as_ref().is_some_and(|b| b.len() <= limit)
+    }
+
     /// request builds the request for arrival `index` of scenario `lane`.
     pub fn request(&self, vars: &Vars, seed: u64, lane: u64, index: u64) -> Request<Full<Bytes>> {
         let uri = match &self.static_uri {
@@ -252,6 +258,30 @@ fn classify_hyper(e: &hyper::Error) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Plan;
+    use std::time::Duration;
+
+    #[test]
+    fn only_fixed_bodies_up_to_the_limit_count_as_small() {
+        let (target, _) = Target::parse("http://127.0.0.1:8080/").unwrap();
+        let plan = Plan::quick(target, Method::POST, "/", 1.0, Duration::from_secs(1));
+        let mut spec = plan.scenarios[0].requests[0].clone();
+        let small = |spec: &RequestSpec| {
+            Prepared::new(&plan.target, spec)
+                .unwrap()
+                .body_is_small(1024)
+        };
+        assert!(small(&spec), "no body is a small body");
+        spec.body = Template::literal(&"x".repeat(1024));
+        assert!(small(&spec));
+        spec.body = Template::literal(&"x".repeat(1025));
+        assert!(!small(&spec));
+        // A body drawn per arrival has no size known before the run.
+        let mut vars = Vars::default();
+        vars.add("id", crate::template::VarSource::Sequence);
+        spec.body = Template::parse("{id}", &vars).unwrap();
+        assert!(!small(&spec));
+    }
 
     #[test]
     fn http2_requests_carry_the_authority_in_the_uri_and_no_host_header() {

@@ -89,7 +89,13 @@ pub fn start(
 ) -> Result<Engine, String> {
     let layout = Arc::new(layout(&plan));
     let prepared = Arc::new(prepare(&plan)?);
-    let dialer = pool::dialer_for(addr, &plan.target, plan.limits.timeout)?;
+    let mut dialer = pool::dialer_for(addr, &plan.target, plan.limits.timeout)?;
+    dialer.flatten_writes(
+        prepared
+            .iter()
+            .flatten()
+            .all(|p| p.body_is_small(pool::FLATTEN_BODY_LIMIT)),
+    );
     let n = threads(&plan);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut starts = Vec::new();
