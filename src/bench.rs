@@ -70,6 +70,9 @@ pub struct Step {
     pub dropped: u64,
     pub errors: u64,
     pub held: bool,
+    /// True for a step between the last rate held and the first one broken, run after the
+    /// climb to narrow down the highest rate held.
+    pub refinement: bool,
 }
 
 /// Report is the whole bench.
@@ -106,6 +109,8 @@ pub struct Settings {
     pub pacing: Pacing,
     /// Connections.
     pub connections: usize,
+    /// Steps of bisection between the last rate held and the first one broken.
+    pub refine: usize,
 }
 
 fn monotonic_ns() -> u128 {
@@ -274,7 +279,8 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
     })
 }
 
-/// climb steps the rate up with `threads` workers until a step does not hold.
+/// climb steps the rate up with `threads` workers until a step does not hold, then bisects
+/// between the last rate held and the first one broken.
 fn climb(
     settings: &Settings,
     url: &str,
@@ -286,67 +292,127 @@ fn climb(
     );
     let mut steps = Vec::new();
     let mut highest = None;
+    let mut broken = None;
     for &rate in &settings.rates {
-        let (target, path) = Target::parse(url).map_err(Failure::Usage)?;
-        let mut plan = Plan::quick(
-            target,
-            hyper::http::Method::GET,
-            &path,
-            rate,
-            settings.duration,
-        );
-        plan.threads = threads;
-        plan.pacing = settings.pacing;
-        plan.limits.connections = settings.connections;
-        plan.limits.timeout = Duration::from_secs(5);
-        let s = run::execute(
-            plan,
-            &Options {
-                quiet: true,
-                ..Options::default()
-            },
-            std::future::pending(),
-        )?;
-        let lag = Lateness {
-            p50_us: s.dispatch_lag_us.p50.unwrap_or(0),
-            p99_us: s.dispatch_lag_us.p99.unwrap_or(0),
-            max_us: s.dispatch_lag_us.max.unwrap_or(0),
-        };
-        let held = s.achieved_rate >= HOLD_SHARE * rate
-            && (lag.p99_us as u128) <= HOLD_LAG_P99.as_micros()
-            && s.dropped == 0;
-        let step = Step {
-            target_rate: rate,
-            achieved_rate: s.achieved_rate,
-            latency_p50_us: s.latency_us.p50.unwrap_or(0),
-            cpu_us_per_request: s.engine_cpu_us_per_request,
-            peak_rss_mib: peak_rss_mib(),
-            dropped: s.dropped,
-            errors: s.errors,
-            dispatch_lag: lag,
-            held,
-        };
-        println!(
-            "  {:>10.0} {:>10.0} {:>24} {:>10} {:>12.1} {:>8.1}MiB  {}",
-            rate,
-            step.achieved_rate,
-            format!(
-                "{} / {} / {}",
-                format_us(step.dispatch_lag.p50_us),
-                format_us(step.dispatch_lag.p99_us),
-                format_us(step.dispatch_lag.max_us)
-            ),
-            format_us(step.latency_p50_us),
-            step.cpu_us_per_request,
-            step.peak_rss_mib,
-            if held { "yes" } else { "NO" }
-        );
+        let step = step(settings, url, threads, rate, false)?;
+        let held = step.held;
         steps.push(step);
         if held {
             highest = Some(rate);
         } else {
+            broken = Some(rate);
             break;
         }
     }
+    if let (Some(mut low), Some(mut high)) = (highest, broken) {
+        if settings.refine > 0 {
+            println!("  refining between {low:.0}/s (held) and {high:.0}/s (broken):");
+        }
+        for _ in 0..settings.refine {
+            let Some(rate) = midpoint(low, high) else {
+                break;
+            };
+            let step = step(settings, url, threads, rate, true)?;
+            if step.held {
+                low = rate;
+                highest = Some(rate);
+            } else {
+                high = rate;
+            }
+            steps.push(step);
+        }
+    }
     Ok((steps, highest))
+}
+
+/// midpoint is the rate halfway between a rate held and a higher one broken, rounded to two
+/// significant figures so the printed rates stay readable; None once the two are that close.
+pub fn midpoint(held: f64, broken: f64) -> Option<f64> {
+    let mid = (held + broken) / 2.0;
+    let unit = 10f64.powi((mid.log10().floor() as i32) - 1).max(1.0);
+    let rounded = (mid / unit).round() * unit;
+    (rounded > held && rounded < broken).then_some(rounded)
+}
+
+/// step runs one rate of the bench and prints its line.
+fn step(
+    settings: &Settings,
+    url: &str,
+    threads: usize,
+    rate: f64,
+    refinement: bool,
+) -> Result<Step, Failure> {
+    let (target, path) = Target::parse(url).map_err(Failure::Usage)?;
+    let mut plan = Plan::quick(
+        target,
+        hyper::http::Method::GET,
+        &path,
+        rate,
+        settings.duration,
+    );
+    plan.threads = threads;
+    plan.pacing = settings.pacing;
+    plan.limits.connections = settings.connections;
+    plan.limits.timeout = Duration::from_secs(5);
+    let s = run::execute(
+        plan,
+        &Options {
+            quiet: true,
+            ..Options::default()
+        },
+        std::future::pending(),
+    )?;
+    let lag = Lateness {
+        p50_us: s.dispatch_lag_us.p50.unwrap_or(0),
+        p99_us: s.dispatch_lag_us.p99.unwrap_or(0),
+        max_us: s.dispatch_lag_us.max.unwrap_or(0),
+    };
+    let held = s.achieved_rate >= HOLD_SHARE * rate
+        && (lag.p99_us as u128) <= HOLD_LAG_P99.as_micros()
+        && s.dropped == 0;
+    let step = Step {
+        target_rate: rate,
+        achieved_rate: s.achieved_rate,
+        latency_p50_us: s.latency_us.p50.unwrap_or(0),
+        cpu_us_per_request: s.engine_cpu_us_per_request,
+        peak_rss_mib: peak_rss_mib(),
+        dropped: s.dropped,
+        errors: s.errors,
+        dispatch_lag: lag,
+        held,
+        refinement,
+    };
+    println!(
+        "  {:>10.0} {:>10.0} {:>24} {:>10} {:>12.1} {:>8.1}MiB  {}",
+        rate,
+        step.achieved_rate,
+        format!(
+            "{} / {} / {}",
+            format_us(step.dispatch_lag.p50_us),
+            format_us(step.dispatch_lag.p99_us),
+            format_us(step.dispatch_lag.max_us)
+        ),
+        format_us(step.latency_p50_us),
+        step.cpu_us_per_request,
+        step.peak_rss_mib,
+        if held { "yes" } else { "NO" }
+    );
+    Ok(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refinement_halves_the_gap_on_readable_rates_and_stops_when_it_cannot() {
+        assert_eq!(midpoint(50_000.0, 100_000.0), Some(75_000.0));
+        assert_eq!(midpoint(75_000.0, 100_000.0), Some(88_000.0));
+        assert_eq!(midpoint(50_000.0, 75_000.0), Some(63_000.0));
+        assert_eq!(midpoint(1_000.0, 2_000.0), Some(1_500.0));
+        assert_eq!(midpoint(200.0, 400.0), Some(300.0));
+        // Rounding would land on one of the ends: nothing is left to learn.
+        assert_eq!(midpoint(99_000.0, 100_000.0), None);
+        assert_eq!(midpoint(1.0, 2.0), None);
+    }
 }

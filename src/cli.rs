@@ -87,6 +87,10 @@ struct BenchArgs {
     /// Connections.
     #[arg(long, default_value_t = 100)]
     connections: usize,
+    /// After the first rate that breaks, this many steps of bisection between it and the last
+    /// rate held, to narrow down the highest rate held; 0 turns it off.
+    #[arg(long, default_value_t = 3, value_name = "STEPS")]
+    refine: usize,
     /// Write the bench results as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -444,6 +448,7 @@ fn bench_command(args: BenchArgs) -> Result<i32, Failure> {
             PacingArg::Coarse => Pacing::Coarse,
         },
         connections: args.connections.max(1),
+        refine: args.refine,
     };
     let report = bench::run(&settings)?;
     if let Some(p) = &args.json {

@@ -301,10 +301,26 @@ fn bench_prints_the_floor_then_a_step_per_rate_with_its_verdict() {
     }
     let curve = &report["curves"][0];
     let steps = curve["steps"].as_array().unwrap();
-    assert!(!steps.is_empty() && steps.len() <= 2, "{curve}");
-    let mut highest = None;
-    for (i, (step, rate)) in steps.iter().zip([200.0, 400.0]).enumerate() {
-        assert_eq!(step["target_rate"].as_f64().unwrap(), rate);
+    // The climb runs 200 then 400 and stops at the first that breaks; only after a break
+    // between a held and a broken rate do refinement steps follow, each inside that gap.
+    let climb: Vec<_> = steps.iter().filter(|s| s["refinement"] == false).collect();
+    assert!(!climb.is_empty() && climb.len() <= 2, "{curve}");
+    let mut highest: Option<f64> = None;
+    let (mut low, mut high) = (0.0, f64::INFINITY);
+    for (i, step) in steps.iter().enumerate() {
+        let rate = step["target_rate"].as_f64().unwrap();
+        if step["refinement"] == true {
+            assert!(
+                i >= climb.len(),
+                "refinement comes after the climb: {curve}"
+            );
+            assert!(
+                rate > low && rate < high,
+                "{rate} outside ({low}, {high}): {curve}"
+            );
+        } else {
+            assert_eq!(rate, [200.0, 400.0][i]);
+        }
         let achieved = step["achieved_rate"].as_f64().unwrap();
         // However busy the machine, a few hundred requests a second reach the in-process target
         // and are answered: a step that sent nothing must fail this, not pass as "not held".
@@ -316,13 +332,17 @@ fn bench_prints_the_floor_then_a_step_per_rate_with_its_verdict() {
             && step["dropped"].as_u64() == Some(0);
         assert_eq!(step["held"].as_bool(), Some(should_hold), "{step}");
         if should_hold {
-            highest = Some(rate);
+            highest = Some(highest.map_or(rate, |h| h.max(rate)));
+            low = rate;
         } else {
-            assert_eq!(
-                i,
-                steps.len() - 1,
-                "the climb stops at the first step that breaks"
-            );
+            if step["refinement"] == false {
+                assert_eq!(
+                    i,
+                    climb.len() - 1,
+                    "the climb stops at the first step that breaks"
+                );
+            }
+            high = rate;
         }
         assert!(step["cpu_us_per_request"].as_f64().unwrap() > 0.0, "{step}");
         assert!(step["peak_rss_mib"].as_f64().unwrap() > 1.0, "{step}");
