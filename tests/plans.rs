@@ -10,7 +10,16 @@ use common::{metronome, text};
 use serde_json::Value;
 
 /// run_plan runs `plan` with extra flags, writing JSON to a temp dir; returns (exit, output, JSON).
+/// ONE_RUN_AT_A_TIME keeps this file's runs from overlapping. Each run is a debug build of the
+/// engine with its own demo target, and several at once on a 2-core machine starve each other's
+/// pacing threads for more than the 10 ms on-time bound: the runs then end not valid (exit 3),
+/// which says the machine was busy, not how the plan behaves, which is what these tests check.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn run_plan(plan: &Path, extra: &[&str]) -> (i32, String, Value) {
+    let _turn = ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("summary.json");
     let mut args = vec![
