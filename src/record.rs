@@ -518,6 +518,38 @@ impl Recording {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_error_kind_is_documented_in_output_order() {
+        // The JSON schema and the CSV notes list the kinds for people reading the files; a kind
+        // added here without them would appear in output nobody has explained.
+        let listed = ErrorKind::ALL
+            .iter()
+            .map(|k| format!("`{}`", k.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (file, text) in [
+            (
+                "docs/summary-schema.md",
+                include_str!("../docs/summary-schema.md"),
+            ),
+            (
+                "docs/csv-columns.md",
+                include_str!("../docs/csv-columns.md"),
+            ),
+            ("src/report/csv.rs", include_str!("report/csv.rs")),
+        ] {
+            assert!(text.contains(&listed), "{file} does not list {listed}");
+        }
+        let readme = include_str!("../README.md");
+        for k in ErrorKind::ALL {
+            assert!(
+                readme.contains(&format!("`{}`", k.name())),
+                "README.md does not name {}",
+                k.name()
+            );
+        }
+    }
+
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
     }
