@@ -65,23 +65,36 @@ fn outcomes(n: usize, requests: usize, slots: usize) -> Vec<Outcome> {
     latencies(n)
         .into_iter()
         .enumerate()
-        .map(|(i, latency)| Outcome {
-            scenario: 0,
-            request: i % requests,
-            stage: (i / requests) % slots,
-            latency,
-            queue_wait: latency / 20,
-            connect: (i % 500 == 0).then(|| latency / 4),
-            tls: None,
-            check_failure: None,
-            service_time: latency - latency / 10,
-            result: if i % 50 == 0 {
-                Err(ErrorKind::Http5xx)
-            } else {
-                Ok(2)
-            },
-        })
+        .map(|(i, latency)| outcome(i, 0, i % requests, (i / requests) % slots, latency, 50))
         .collect()
+}
+
+/// outcome is the `i`-th synthetic outcome in a cell: its parts are fixed shares of its
+/// latency, one in 500 opened a connection, and one in `error_every` is a 5xx.
+fn outcome(
+    i: usize,
+    scenario: usize,
+    request: usize,
+    stage: usize,
+    latency: Duration,
+    error_every: usize,
+) -> Outcome {
+    Outcome {
+        scenario,
+        request,
+        stage,
+        latency,
+        queue_wait: latency / 20,
+        connect: i.is_multiple_of(500).then(|| latency / 4),
+        tls: None,
+        check_failure: None,
+        service_time: latency - latency / 10,
+        result: if i.is_multiple_of(error_every) {
+            Err(ErrorKind::Http5xx)
+        } else {
+            Ok(2)
+        },
+    }
 }
 
 fn schedules(c: &mut Criterion) {
@@ -227,22 +240,7 @@ fn filled(plan: &Plan, n: usize) -> Recorder {
         let request = (i / layout.scenarios()) % layout.requests(scenario);
         let stage = (i / 7) % layout.stages(scenario);
         worker.dispatched(scenario, stage, latency / 50, false);
-        worker.outcome(&Outcome {
-            scenario,
-            request,
-            stage,
-            latency,
-            queue_wait: latency / 20,
-            connect: (i % 500 == 0).then(|| latency / 4),
-            tls: None,
-            check_failure: None,
-            service_time: latency - latency / 10,
-            result: if i % 100 == 0 {
-                Err(ErrorKind::Http5xx)
-            } else {
-                Ok(2)
-            },
-        });
+        worker.outcome(&outcome(i, scenario, request, stage, latency, 100));
     }
     rec.totals.merge(&worker);
     rec

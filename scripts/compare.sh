@@ -168,6 +168,12 @@ timed() {
   fi
 }
 cpu_s() { awk '{ printf "%.3f", $1 + $2 }' "$tmp/$1.time"; }
+# us_per_request NAME COUNT: NAME's CPU time (user + sys) in µs per request, one decimal.
+us_per_request() {
+  python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2] or 0), 1):.1f}')" "$(cpu_s "$1")" "$2"
+}
+# rate_of COUNT: COUNT requests over the run's DURATION, per second.
+rate_of() { python3 -c "import sys; print(round(int(sys.argv[1] or 0) / float(sys.argv[2])))" "$1" "$secs"; }
 
 # wrk's "50%  123.45us" line in microseconds.
 wrk_p50_us() {
@@ -215,8 +221,7 @@ print("|".join(str(v) for v in (
     lag.get("p50"), lag.get("p99"))))
 EOF
     )
-    cpu=$(cpu_s "$name")
-    per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "$count")
+    per=$(us_per_request "$name" "$count")
     cpu_per_req[$name]=$per
     p50_of[$name]=$p50
     rows+=("$label|$R|$achieved|$per|$p50|dispatch lag p50 ${lag50} µs, p99 ${lag99} µs; ${count} requests")
@@ -237,8 +242,7 @@ print("|".join(str(v) for v in (count, round(count / float(sys.argv[2])),
                                 round(p50 * 1e6) if p50 is not None else None)))
 EOF
       )
-      cpu=$(cpu_s "$name")
-      per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "$count")
+      per=$(us_per_request "$name" "$count")
       cpu_per_req[$name]=$per
       p50_of[$name]=$p50
       rows+=("oha -q (latency correction)|$R|$achieved|$per|$p50|${count} responses")
@@ -262,9 +266,8 @@ print(f"{count}|{round(float(m.group(1)) * 1e6) if m else ''}")
 EOF
     )
     if [ "${count:-0}" -gt 0 ]; then
-      cpu=$(cpu_s "$name")
-      per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "$count")
-      achieved=$(python3 -c "import sys; print(round(int(sys.argv[1]) / float(sys.argv[2])))" "$count" "$secs")
+      per=$(us_per_request "$name" "$count")
+      achieved=$(rate_of "$count")
       cpu_per_req[$name]=$per
       p50_of[$name]=$p50
       rows+=("hey -q (closed loop per worker, rate-limited)|$R|$achieved|$per|$p50|${count} responses; p50 printed to 0.1 ms")
@@ -279,9 +282,8 @@ EOF
     timed "$name" wrk2 -t1 -c"$CONNECTIONS" -d"$DURATION" -R"$R" --latency "$URL"
     count=$(wrk_count "$tmp/$name.out")
     p50=$(wrk_p50_us "$tmp/$name.out")
-    cpu=$(cpu_s "$name")
-    per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "${count:-0}")
-    achieved=$(python3 -c "import sys; print(round(int(sys.argv[1] or 0) / float(sys.argv[2])))" "${count:-0}" "$secs")
+    per=$(us_per_request "$name" "${count:-0}")
+    achieved=$(rate_of "${count:-0}")
     rows+=("wrk2|$R|$achieved|$per|$p50|${count} requests")
   fi
 done
@@ -292,8 +294,7 @@ if [ "$have_wrk" -eq 1 ]; then
   timed "$name" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$URL"
   count=$(wrk_count "$tmp/$name.out")
   p50=$(wrk_p50_us "$tmp/$name.out")
-  cpu=$(cpu_s "$name")
-  per=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 1e6 / max(int(sys.argv[2]), 1):.1f}')" "$cpu" "${count:-0}")
+  per=$(us_per_request "$name" "${count:-0}")
   rps=$(sed -nE 's/^Requests\/sec:\s*([0-9.]+).*/\1/p' "$tmp/$name.out")
   rows+=("wrk (closed loop, full speed)|none|${rps%.*}|$per|$p50|the floor: loopback TCP cost of one request; p50 is queueing at saturation")
 fi

@@ -35,6 +35,16 @@ pub struct Lateness {
 }
 
 impl Lateness {
+    /// shown is the figures as the bench prints them: "p50 / p99 / max".
+    fn shown(&self) -> String {
+        format!(
+            "{} / {} / {}",
+            format_us(self.p50_us),
+            format_us(self.p99_us),
+            format_us(self.max_us)
+        )
+    }
+
     fn of(h: &Hist) -> Lateness {
         let h = h.histogram();
         Lateness {
@@ -212,19 +222,9 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
         println!(
             "  {:>10.0}  {:>26}  {:>17.1}  {:>26}",
             rate,
-            format!(
-                "{} / {} / {}",
-                format_us(f.sleep.p50_us),
-                format_us(f.sleep.p99_us),
-                format_us(f.sleep.max_us)
-            ),
+            f.sleep.shown(),
             f.sleep_cpu_us_per_wake,
-            format!(
-                "{} / {} / {}",
-                format_us(f.spin.p50_us),
-                format_us(f.spin.p99_us),
-                format_us(f.spin.max_us)
-            ),
+            f.spin.shown(),
         );
         floors.push(f);
     }
@@ -386,12 +386,7 @@ fn step(
         "  {:>10.0} {:>10.0} {:>24} {:>10} {:>12.1} {:>8.1}MiB  {}",
         rate,
         step.achieved_rate,
-        format!(
-            "{} / {} / {}",
-            format_us(step.dispatch_lag.p50_us),
-            format_us(step.dispatch_lag.p99_us),
-            format_us(step.dispatch_lag.max_us)
-        ),
+        step.dispatch_lag.shown(),
         format_us(step.latency_p50_us),
         step.cpu_us_per_request,
         step.peak_rss_mib,
