@@ -235,6 +235,9 @@ path = "/health"
     assert!(v["by_stage"][0]["latency_us"]["p50"].as_u64().unwrap() >= 1_500_000);
 }
 
+// 200/s, not fewer: at 40/s a 2 s stage has 80 arrivals, and a single one delayed past the
+// 10 ms on-time bound by a hiccup of the test machine (seen once in CI, 10.4 ms) is 1.25 % late,
+// which makes the run not valid (exit 3) whatever its SLA verdict. 400 arrivals tolerate 4.
 const VERDICT_PLAN: &str = r#"
 [sla.health]
 p95 = "100ms"
@@ -245,7 +248,7 @@ error_rate = { warn = 0.01, fail = 0.05 }
 
 [[stage]]
 name = "steady"
-rate = 40
+rate = 200
 duration = "2s"
 
 [[request]]
