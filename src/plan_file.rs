@@ -93,6 +93,10 @@
 //!   loaded; an unset variable is an error. Any other `${…}` in a header value is an error.
 //! - In templates, `{name}` is a variable and `{{`/`}}` are literal braces, so a JSON body doubles
 //!   its own braces: `'{{"id": {seq}}}'`. Paths may not contain spaces (percent-encode them).
+//! - A value filled into a path is percent-encoded where a URI needs it (spaces, quotes,
+//!   non-ASCII). A path that could grow past 65,534 bytes once filled in (its longest list item,
+//!   data file field or number, each encoded) is an error when the plan is loaded, so no request
+//!   is ever sent to a different path than the one written.
 //! - `base_url` may have a path but no query; it is checked even when `--host` replaces it.
 //! - An SLA class sets at least one target, and p50 <= p95 <= p99 where set.
 //! - With no `base_url` and no `--host`, [`Loaded::has_target`] is false and the caller starts the
@@ -1741,6 +1745,20 @@ fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<RequestSpec> 
         ));
     }
     let path = template(ctx, &raw.path, shared.vars)?;
+    let longest = path.longest(shared.vars, crate::engine::escaped_len);
+    if longest > crate::engine::MAX_TARGET {
+        return Err(ctx.err(
+            raw.path.span(),
+            format!(
+                "the path of request `{name}` can be {longest} bytes long once its variables are \
+                 filled in (unsafe bytes percent-encoded), over the {} bytes a request target can \
+                 carry",
+                crate::engine::MAX_TARGET
+            ),
+            "shorten the longest values of the variables it uses (list items, data file fields); \
+             most servers refuse targets over 8 KiB anyway",
+        ));
+    }
     let body = match (&raw.body, &raw.body_file) {
         (Some(b), Some(f)) => {
             let later = if b.span().start > f.span().start {

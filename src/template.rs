@@ -589,6 +589,34 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
+    /// longest is the most bytes any rendering can take when each value (and each piece of
+    /// literal text) is measured by `size`: an upper bound found from the variables' sources,
+    /// without rendering every arrival.
+    pub fn longest(&self, vars: &Vars, size: impl Fn(&str) -> usize) -> usize {
+        let column_longest = |data: &CsvData, column: usize| {
+            (0..data.rows())
+                .map(|row| size(data.field(row, column)))
+                .max()
+                .unwrap_or(0)
+        };
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => size(t),
+                Part::Column { var, column } => match &vars.sources[*var] {
+                    VarSource::Csv { data, .. } => column_longest(data, *column),
+                    _ => 0,
+                },
+                Part::Var(v) => match &vars.sources[*v] {
+                    VarSource::List(items) => items.iter().map(|i| size(i)).max().unwrap_or(0),
+                    VarSource::Range { lo, hi } => size(&lo.to_string()).max(size(&hi.to_string())),
+                    VarSource::Sequence => size(&u64::MAX.to_string()),
+                    VarSource::Csv { .. } => 0,
+                },
+            })
+            .sum()
+    }
+
     /// render appends the template for arrival `index` of scenario `lane` to `out`.
     pub fn render(&self, vars: &Vars, seed: u64, lane: u64, index: u64, out: &mut String) {
         for p in &self.parts {
@@ -636,6 +664,28 @@ mod tests {
         );
         v.add("n", VarSource::Sequence);
         v
+    }
+
+    #[test]
+    fn longest_bounds_every_rendering_and_is_reached() {
+        let mut v = vars();
+        v.add("neg", VarSource::Range { lo: -1000, hi: 7 });
+        let t = Template::parse("/a/{id}/b?i={industry}&k={neg}", &v).unwrap();
+        let bound = t.longest(&v, str::len);
+        // "/a/" + 1 + "/b?i=" + "retail" + "&k=" + "-1000"
+        assert_eq!(bound, 3 + 1 + 5 + 6 + 3 + 5);
+        let longest_seen = (0..2000)
+            .map(|i| {
+                let mut s = String::new();
+                t.render(&v, 1, 0, i, &mut s);
+                s.len()
+            })
+            .max()
+            .unwrap();
+        assert!(longest_seen <= bound);
+        assert!(longest_seen >= bound - 1, "{longest_seen} of {bound}");
+        let seq = Template::parse("/n/{n}", &v).unwrap();
+        assert_eq!(seq.longest(&v, str::len), 3 + 20);
     }
 
     #[test]

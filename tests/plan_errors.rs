@@ -923,7 +923,8 @@ fn judge(c: &Case, e: &PlanError, file: &str) -> Option<String> {
 }
 
 /// Broken plans whose data files exist: each is loaded from a directory holding `users.csv`
-/// (columns id, email), `empty.csv` (nothing) and `ragged.csv` (a short row on line 3).
+/// (columns id, email), `empty.csv` (nothing), `ragged.csv` (a short row on line 3) and
+/// `long.csv` (columns id, note; one note 70,000 bytes long).
 const DATA_CASES: &[Case] = &[
     case(
         "a template names a column the data file lacks",
@@ -1017,6 +1018,24 @@ path = "/u/{user.id}"
         Some(37),
         "has about 10 arrivals and the file has 2 rows",
     ),
+    case(
+        "a path whose data file values outgrow a request target",
+        r#"[vars]
+user = { csv = "long.csv" }
+
+[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/u/{user.id}?note={user.note}"
+"#,
+        11,
+        Some(8),
+        "can be 70011 bytes long once its variables are filled in",
+    ),
 ];
 
 #[test]
@@ -1029,6 +1048,8 @@ fn broken_data_files_point_at_the_mistake() {
     ] {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
+    let long = format!("id,note\n1,short\n22,{}\n", "n".repeat(70_000));
+    std::fs::write(dir.path().join("long.csv"), long).unwrap();
     let file = dir.path().join("broken.toml");
     let mut failures = Vec::new();
     for c in DATA_CASES {

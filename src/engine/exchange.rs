@@ -30,14 +30,24 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// new resolves a request spec against its target.
-    pub fn new(target: &Target, spec: &RequestSpec) -> Result<Prepared, String> {
+    /// new resolves a request spec against its target; `vars` are the plan's template
+    /// variables.
+    pub fn new(target: &Target, spec: &RequestSpec, vars: &Vars) -> Result<Prepared, String> {
         let static_uri = if let Some(text) = spec.path.static_text() {
             let path = format!("{}{}", target.base_path, text);
             Some(path.parse::<Uri>().map_err(|e| {
                 format!("request `{}`: path `{path}` is not valid ({e})", spec.name)
             })?)
         } else {
+            let longest = target.base_path.len() + spec.path.longest(vars, escaped_len);
+            if longest > MAX_TARGET {
+                return Err(format!(
+                    "request `{}`: its path can be {longest} bytes long once its variables are \
+                     filled in, over the {MAX_TARGET} bytes a request target can carry; shorten \
+                     the values it uses",
+                    spec.name
+                ));
+            }
             None
         };
         let mut headers = target.headers.clone();
@@ -79,6 +89,8 @@ impl Prepared {
             None => {
                 let mut path = self.base_path.clone();
                 self.path.render(vars, seed, lane, index, &mut path);
+                // `new` refused paths that could outgrow MAX_TARGET, and every escaped path
+                // within it parses (tested), so the fallback is never taken.
                 path.parse()
                     .or_else(|_| escape_unsafe(&path).parse())
                     .unwrap_or_else(|_| Uri::from_static("/"))
@@ -124,9 +136,9 @@ pub fn to_absolute(request: &mut Request<Full<Bytes>>, tls: bool) {
 /// escape_unsafe percent-encodes the bytes a URI may not hold (spaces, quotes, non-ASCII…), so a
 /// template value drawn from a list still makes a valid request target.
 fn escape_unsafe(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
+    let mut out = String::with_capacity(escaped_len(path));
     for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b) {
+        if is_uri_safe(b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -134,6 +146,23 @@ fn escape_unsafe(path: &str) -> String {
     }
     out
 }
+
+/// is_uri_safe says whether a byte may stand in a request target as it is.
+fn is_uri_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b)
+}
+
+/// escaped_len is how long `path` is once `escape_unsafe` has encoded it: the most bytes a
+/// rendered path can take on the wire.
+pub fn escaped_len(path: &str) -> usize {
+    path.bytes()
+        .map(|b| if is_uri_safe(b) { 1 } else { 3 })
+        .sum()
+}
+
+/// MAX_TARGET is the longest request target (path and query) a request can carry: the `http`
+/// crate's limit for a URI.
+pub const MAX_TARGET: usize = u16::MAX as usize - 1;
 
 /// Reply is what came back: the body size, the status class, and whether the connection can
 /// carry another request.
@@ -262,12 +291,54 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn every_escaped_path_within_the_limit_is_a_valid_request_target() {
+        let mut every_char: String = (1u8..128).map(char::from).collect();
+        every_char.push_str("é✓%zz");
+        let path = format!("/{every_char}");
+        let escaped = escape_unsafe(&path);
+        assert_eq!(escaped.len(), escaped_len(&path));
+        assert!(escaped.parse::<Uri>().is_ok(), "{escaped}");
+        // "é" is two bytes, six once escaped.
+        let wide = format!("/{}", "é".repeat((MAX_TARGET - 1) / 6));
+        let at_limit = format!("{wide}{}", "a".repeat(MAX_TARGET - escaped_len(&wide)));
+        assert_eq!(escaped_len(&at_limit), MAX_TARGET);
+        assert!(escape_unsafe(&at_limit).parse::<Uri>().is_ok());
+        assert!(
+            escape_unsafe(&format!("{at_limit}a"))
+                .parse::<Uri>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_path_that_could_outgrow_a_request_target_is_refused_before_the_run() {
+        let (target, _) = Target::parse("http://127.0.0.1:8080/").unwrap();
+        let mut plan = Plan::quick(target, Method::GET, "/", 1.0, Duration::from_secs(1));
+        let long = "x".repeat(MAX_TARGET);
+        plan.vars.add(
+            "v",
+            crate::template::VarSource::List(vec!["a".into(), long]),
+        );
+        let mut spec = plan.scenarios[0].requests[0].clone();
+        spec.path = Template::parse("/p/{v}", &plan.vars).unwrap();
+        let err = Prepared::new(&plan.target, &spec, &plan.vars)
+            .err()
+            .unwrap();
+        assert!(err.contains("65537 bytes"), "{err}");
+        plan.vars = Default::default();
+        plan.vars
+            .add("v", crate::template::VarSource::List(vec!["é".repeat(100)]));
+        spec.path = Template::parse("/p/{v}", &plan.vars).unwrap();
+        assert!(Prepared::new(&plan.target, &spec, &plan.vars).is_ok());
+    }
+
+    #[test]
     fn only_fixed_bodies_up_to_the_limit_count_as_small() {
         let (target, _) = Target::parse("http://127.0.0.1:8080/").unwrap();
         let plan = Plan::quick(target, Method::POST, "/", 1.0, Duration::from_secs(1));
         let mut spec = plan.scenarios[0].requests[0].clone();
         let small = |spec: &RequestSpec| {
-            Prepared::new(&plan.target, spec)
+            Prepared::new(&plan.target, spec, &plan.vars)
                 .unwrap()
                 .body_is_small(1024)
         };

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use exchange::{Prepared, Reply, send, to_absolute};
+pub use exchange::{MAX_TARGET, Prepared, Reply, escaped_len, send, to_absolute};
 pub use pacer::Pacing;
 pub use pool::{Dialer, Sender, dialer_for};
 pub use worker::{Handover, thread_cpu_time};
@@ -60,7 +60,7 @@ pub fn prepare(plan: &Plan) -> Result<Vec<Vec<Prepared>>, String> {
         .map(|s| {
             s.requests
                 .iter()
-                .map(|r| Prepared::new(&plan.target, r))
+                .map(|r| Prepared::new(&plan.target, r, &plan.vars))
                 .collect()
         })
         .collect()
