@@ -271,11 +271,7 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
             kind => format!("could not connect to {url} ({addr}): {}", kind.name()),
         })?;
         let mut sender = opened.sender;
-        let mut request = prepared[0][0].request(&plan.vars, plan.seed, 0, 0);
-        if matches!(sender, engine::Sender::H2(_)) {
-            engine::to_absolute(&mut request, plan.target.transport.tls);
-        }
-        let reply = engine::send(&mut sender, request, &prepared[0][0].checks)
+        let reply = engine::send(&mut sender, &prepared[0][0], plan, 0, 0)
             .await
             .map_err(|_| format!("{url} closed the connection before the request was sent"))?;
         match reply.result {

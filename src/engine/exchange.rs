@@ -10,7 +10,7 @@ use hyper::http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
 
 use super::checks::Checks;
 use super::pool::Sender;
-use crate::plan::{RequestSpec, Target};
+use crate::plan::{Plan, RequestSpec, Target};
 use crate::record::ErrorKind;
 use crate::template::{Template, Vars};
 
@@ -25,6 +25,8 @@ pub struct Prepared {
     body: Template,
     static_uri: Option<Uri>,
     static_body: Option<Bytes>,
+    /// The whole HTTP/1.1 request, when nothing in it varies per arrival.
+    static_wire: Option<Bytes>,
     /// What the response must meet.
     pub checks: Arc<Checks>,
 }
@@ -64,6 +66,15 @@ impl Prepared {
                 .map_err(|e| format!("host `{}` is not a valid header ({e})", target.authority))?;
             headers.insert(header::HOST, host);
         }
+        let static_body = spec.body.static_text().map(|t| Bytes::from(t.to_string()));
+        let static_wire = match (&static_uri, &static_body) {
+            (Some(uri), Some(body)) => {
+                let mut w = Vec::new();
+                write_http1(&spec.method, uri, &headers, body, &mut w);
+                Some(Bytes::from(w))
+            }
+            _ => None,
+        };
         Ok(Prepared {
             method: spec.method.clone(),
             headers,
@@ -71,7 +82,8 @@ impl Prepared {
             path: spec.path.clone(),
             body: spec.body.clone(),
             static_uri,
-            static_body: spec.body.static_text().map(|t| Bytes::from(t.to_string())),
+            static_body,
+            static_wire,
             checks: Arc::new(spec.checks.clone()),
         })
     }
@@ -84,7 +96,40 @@ impl Prepared {
 
     /// request builds the request for arrival `index` of scenario `lane`.
     pub fn request(&self, vars: &Vars, seed: u64, lane: u64, index: u64) -> Request<Full<Bytes>> {
-        let uri = match &self.static_uri {
+        let mut r = Request::new(Full::new(self.body_of(vars, seed, lane, index)));
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri_of(vars, seed, lane, index);
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
+
+    /// wire is the whole HTTP/1.1 request for arrival `index` of scenario `lane`: the prepared
+    /// bytes when nothing varies, else written into `scratch`.
+    pub fn wire<'a>(
+        &'a self,
+        vars: &Vars,
+        seed: u64,
+        lane: u64,
+        index: u64,
+        scratch: &'a mut Vec<u8>,
+    ) -> &'a [u8] {
+        if let Some(w) = &self.static_wire {
+            return w;
+        }
+        let uri = self.uri_of(vars, seed, lane, index);
+        let body = self.body_of(vars, seed, lane, index);
+        scratch.clear();
+        write_http1(&self.method, &uri, &self.headers, &body, scratch);
+        scratch
+    }
+
+    /// is_head says whether this is a HEAD request, whose response has no body.
+    pub fn is_head(&self) -> bool {
+        self.method == Method::HEAD
+    }
+
+    fn uri_of(&self, vars: &Vars, seed: u64, lane: u64, index: u64) -> Uri {
+        match &self.static_uri {
             Some(u) => u.clone(),
             None => {
                 let mut path = self.base_path.clone();
@@ -95,26 +140,48 @@ impl Prepared {
                     .or_else(|_| escape_unsafe(&path).parse())
                     .unwrap_or_else(|_| Uri::from_static("/"))
             }
-        };
-        let body = match &self.static_body {
+        }
+    }
+
+    fn body_of(&self, vars: &Vars, seed: u64, lane: u64, index: u64) -> Bytes {
+        match &self.static_body {
             Some(b) => b.clone(),
             None => {
                 let mut b = String::new();
                 self.body.render(vars, seed, lane, index, &mut b);
                 Bytes::from(b)
             }
-        };
-        let mut r = Request::new(Full::new(body));
-        *r.method_mut() = self.method.clone();
-        *r.uri_mut() = uri;
-        *r.headers_mut() = self.headers.clone();
-        r
+        }
     }
+}
+
+/// write_http1 writes an HTTP/1.1 request: request line, header lines, a Content-Length when
+/// there is a body (or the method carries one: POST, PUT, PATCH) and none was set, then the
+/// body.
+fn write_http1(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], out: &mut Vec<u8>) {
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    out.reserve(64 + target.len() + 32 * headers.len() + body.len());
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let carries_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    if (!body.is_empty() || carries_body) && !headers.contains_key(header::CONTENT_LENGTH) {
+        out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
 }
 
 /// to_absolute gives a request the absolute URI HTTP/2 needs (its :scheme and :authority),
 /// taking the authority from the Host header.
-pub fn to_absolute(request: &mut Request<Full<Bytes>>, tls: bool) {
+fn to_absolute(request: &mut Request<Full<Bytes>>, tls: bool) {
     let Some(host) = request
         .headers()
         .get(header::HOST)
@@ -176,23 +243,38 @@ pub struct Reply {
     pub check_failure: Option<String>,
 }
 
-/// send sends one request and reads its response to the end, discarding the body. When the
-/// connection turned out to be closed before the request left (a pooled connection the target
-/// closed while idle), the request comes back unsent as `Err`, for a retry on a new connection.
+/// send sends arrival `index` of scenario `lane` (the request `prepared`, filled in from the
+/// plan's variables) on `sender` and reads the response to the end, keeping of the body only
+/// what a check reads. When the connection turned out to be closed before the request left (a
+/// pooled connection the target closed while idle), it returns `Unsent`, for a retry on a new
+/// connection.
 pub async fn send(
     sender: &mut Sender,
-    request: Request<Full<Bytes>>,
-    checks: &Checks,
-) -> Result<Reply, Request<Full<Bytes>>> {
+    prepared: &Prepared,
+    plan: &Plan,
+    lane: u64,
+    index: u64,
+) -> Result<Reply, Unsent> {
+    let checks = &prepared.checks;
+    let request = || prepared.request(&plan.vars, plan.seed, lane, index);
     let sent = match sender {
-        Sender::H1(s) => s.try_send_request(request).await,
-        Sender::H2(s) => s.try_send_request(request).await,
+        Sender::Direct(conn) => {
+            let mut scratch = Vec::new();
+            let wire = prepared.wire(&plan.vars, plan.seed, lane, index, &mut scratch);
+            return conn.exchange(wire, prepared.is_head(), checks).await;
+        }
+        Sender::H1(s) => s.try_send_request(request()).await,
+        Sender::H2(s) => {
+            let mut r = request();
+            to_absolute(&mut r, plan.target.transport.tls);
+            s.try_send_request(r).await
+        }
     };
     let response = match sent {
         Ok(r) => r,
         Err(mut e) => {
-            if let Some(unsent) = e.take_message() {
-                return Err(unsent);
+            if e.take_message().is_some() {
+                return Err(Unsent);
             }
             return Ok(Reply {
                 result: Err(classify_hyper(e.error())),
@@ -201,23 +283,14 @@ pub async fn send(
             });
         }
     };
-    let status = response.status();
+    let status = response.status().as_u16();
     let mut body = response.into_body();
-    let mut bytes = 0u64;
-    // A body is kept only when a check reads it, and never beyond max_body: past it the rest
-    // is read and dropped, and the check fails.
-    let mut kept = checks.needs_body().then(Vec::new);
+    let mut read = Body::new(checks);
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(f) => {
-                let Some(data) = f.data_ref() else { continue };
-                bytes += data.len() as u64;
-                if let Some(buf) = kept.as_mut() {
-                    if buf.len() + data.len() <= checks.max_body {
-                        buf.extend_from_slice(data);
-                    } else {
-                        kept = None;
-                    }
+                if let Some(data) = f.data_ref() {
+                    read.take(data);
                 }
             }
             Err(_) => {
@@ -229,24 +302,73 @@ pub async fn send(
             }
         }
     }
-    let judged = checks.judge(status.as_u16(), kept.as_deref());
-    let (result, check_failure) = match judged {
-        Ok(()) => (Ok(bytes), None),
-        // A status outside the set that is an HTTP error keeps its own kind.
-        Err(_) if status.is_client_error() && !checks.status.contains(status.as_u16()) => {
-            (Err(ErrorKind::Http4xx), None)
-        }
-        Err(_) if status.is_server_error() && !checks.status.contains(status.as_u16()) => {
-            (Err(ErrorKind::Http5xx), None)
-        }
-        Err(why) => (Err(ErrorKind::Check), Some(why)),
-    };
+    let (result, check_failure) = verdict(checks, status, read);
     Ok(Reply {
         result,
         reusable: true,
         check_failure,
     })
 }
+
+/// Body counts a response body's bytes as they are read, and keeps them when a check reads
+/// the body, never beyond `max_body`: past it the rest is counted and dropped, and the check
+/// fails.
+pub struct Body {
+    bytes: u64,
+    kept: Option<Vec<u8>>,
+    max: usize,
+}
+
+impl Body {
+    /// new starts an empty body for a response judged by `checks`.
+    pub fn new(checks: &Checks) -> Body {
+        Body {
+            bytes: 0,
+            kept: checks.needs_body().then(Vec::new),
+            max: checks.max_body,
+        }
+    }
+
+    /// take adds the next bytes of the body.
+    pub fn take(&mut self, data: &[u8]) {
+        self.bytes += data.len() as u64;
+        if let Some(buf) = self.kept.as_mut() {
+            if buf.len() + data.len() <= self.max {
+                buf.extend_from_slice(data);
+            } else {
+                self.kept = None;
+            }
+        }
+    }
+}
+
+/// verdict judges a complete response: its body size when it passes, else the error kind (and
+/// for a failed check, why).
+pub fn verdict(
+    checks: &Checks,
+    status: u16,
+    body: Body,
+) -> (Result<u64, ErrorKind>, Option<String>) {
+    let code = hyper::StatusCode::from_u16(status).ok();
+    let client_error = code.is_some_and(|c| c.is_client_error());
+    let server_error = code.is_some_and(|c| c.is_server_error());
+    match checks.judge(status, body.kept.as_deref()) {
+        Ok(()) => (Ok(body.bytes), None),
+        // A status outside the set that is an HTTP error keeps its own kind.
+        Err(_) if client_error && !checks.status.contains(status) => {
+            (Err(ErrorKind::Http4xx), None)
+        }
+        Err(_) if server_error && !checks.status.contains(status) => {
+            (Err(ErrorKind::Http5xx), None)
+        }
+        Err(why) => (Err(ErrorKind::Check), Some(why)),
+    }
+}
+
+/// Unsent says a request did not leave: the connection was found closed before any of it was
+/// written, so the arrival may try again on a new connection.
+#[derive(Debug)]
+pub struct Unsent;
 
 /// classify_connect names the kind of a failure to open a connection.
 pub fn classify_connect(e: &io::Error) -> ErrorKind {
@@ -266,14 +388,20 @@ fn is_local_resource(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(24 | 23 | 99 | 105 | 12))
 }
 
+/// classify_io names the kind of an I/O failure on an open connection.
+pub fn classify_io(e: &io::Error) -> ErrorKind {
+    if is_local_resource(e) {
+        ErrorKind::LocalResource
+    } else {
+        ErrorKind::ResetClosed
+    }
+}
+
 fn classify_hyper(e: &hyper::Error) -> ErrorKind {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<io::Error>() {
-            if is_local_resource(io) {
-                return ErrorKind::LocalResource;
-            }
-            return ErrorKind::ResetClosed;
+            return classify_io(io);
         }
         source = s.source();
     }

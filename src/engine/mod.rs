@@ -7,6 +7,7 @@
 //! summaries or output.
 
 pub mod checks;
+mod direct;
 mod exchange;
 mod pacer;
 mod pool;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use exchange::{MAX_TARGET, Prepared, Reply, escaped_len, send, to_absolute};
+pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
 pub use pacer::Pacing;
 pub use pool::{Dialer, Sender, dialer_for};
 pub use worker::{Handover, thread_cpu_time};

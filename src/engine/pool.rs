@@ -3,7 +3,8 @@
 //! A slot semaphore bounds what may be in use at once: for HTTP/1.1 one slot is one connection
 //! (open or opening); for HTTP/2 one slot is one stream, `max_streams` of them per connection.
 //! Whoever holds a slot reuses an idle HTTP/1.1 connection, shares an HTTP/2 connection with a
-//! free stream, or opens a connection. Slots are handed out first come, first served, so the
+//! free stream, or opens a connection. Cleartext HTTP/1.1 connections are `direct::Conn`s the
+//! arrival's task writes and reads itself; TLS and HTTP/2 connections go through hyper. Slots are handed out first come, first served, so the
 //! time spent waiting for one is an arrival's queue wait. New connections open at a bounded
 //! pace (a governor limiter), so a spike against a slowing target does not become a connection
 //! storm. The pool lives on one worker thread and is not shared across threads.
@@ -23,6 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_rustls::TlsConnector;
 
+use super::direct::Conn;
 use super::exchange::classify_connect;
 use super::tls;
 use crate::plan::{HttpVersion, Transport};
@@ -30,7 +32,9 @@ use crate::record::ErrorKind;
 
 /// Sender sends requests on one connection.
 pub enum Sender {
-    /// An HTTP/1.1 connection: one request at a time.
+    /// A cleartext HTTP/1.1 connection the arrival's task writes and reads itself.
+    Direct(Conn),
+    /// An HTTP/1.1 connection over TLS, through hyper: one request at a time.
     H1(http1::SendRequest<Full<Bytes>>),
     /// A handle on an HTTP/2 connection: many streams at a time.
     H2(http2::SendRequest<Full<Bytes>>),
@@ -40,6 +44,7 @@ impl Sender {
     /// is_closed says whether the connection is gone.
     pub fn is_closed(&self) -> bool {
         match self {
+            Sender::Direct(c) => c.is_closed(),
             Sender::H1(s) => s.is_closed(),
             Sender::H2(s) => s.is_closed(),
         }
@@ -47,6 +52,7 @@ impl Sender {
 
     async fn ready(&mut self) -> bool {
         match self {
+            Sender::Direct(c) => !c.is_closed(),
             Sender::H1(s) => s.ready().await.is_ok(),
             Sender::H2(s) => s.ready().await.is_ok(),
         }
@@ -79,13 +85,14 @@ pub struct Dialer {
     timeout: Duration,
     http: HttpVersion,
     tls: Option<(TlsConnector, ServerName<'static>)>,
-    /// Whether HTTP/1.1 connections copy each request into one buffer and write it at once
-    /// (see `FLATTEN_BODY_LIMIT`).
+    /// Whether HTTP/1.1 connections over TLS (hyper's) copy each request into one buffer and
+    /// write it at once (see `FLATTEN_BODY_LIMIT`). Cleartext ones (`Sender::Direct`) always
+    /// write each request with one write.
     flatten: bool,
 }
 
-/// FLATTEN_BODY_LIMIT is the largest request body for which HTTP/1.1 connections write head and
-/// body with one flattened write. A flattened write measured 5-10 % more requests per second on
+/// FLATTEN_BODY_LIMIT is the largest request body for which HTTP/1.1 connections over TLS write
+/// head and body with one flattened write. A flattened write measured 5-10 % more requests per second on
 /// one core at saturation, but hyper copies the body into the connection's write buffer, which
 /// keeps its largest size for the connection's life: with large bodies that is a copy per
 /// request and memory that grows with connections × body size, so they keep the vectored write.
@@ -116,7 +123,8 @@ impl Dialer {
         })
     }
 
-    /// flatten_writes makes HTTP/1.1 connections write each request with one flattened write;
+    /// flatten_writes makes HTTP/1.1 connections over TLS write each request with one flattened
+    /// write;
     /// for requests whose bodies are all at most `FLATTEN_BODY_LIMIT` bytes.
     pub fn flatten_writes(&mut self, yes: bool) {
         self.flatten = yes;
@@ -143,8 +151,11 @@ impl Dialer {
         let _ = stream.set_nodelay(true);
         match &self.tls {
             None => {
-                let h2 = self.http == HttpVersion::Http2;
-                let sender = handshake(TokioIo::new(stream), h2, self.flatten).await?;
+                let sender = if self.http == HttpVersion::Http2 {
+                    handshake(TokioIo::new(stream), true, self.flatten).await?
+                } else {
+                    Sender::Direct(Conn::new(stream))
+                };
                 Ok(Opened {
                     sender,
                     connect: started.elapsed(),
@@ -218,7 +229,7 @@ pub struct Pool {
     /// One permit per HTTP/1.1 connection, or per HTTP/2 stream.
     slots: Semaphore,
     /// HTTP/1.1 connections open and not carrying a request.
-    idle: RefCell<Vec<http1::SendRequest<Full<Bytes>>>>,
+    idle: RefCell<Vec<Sender>>,
     /// HTTP/2 connections with their streams in use.
     shared: RefCell<Vec<Shared>>,
     /// Whether the target speaks HTTP/2 (known once a connection is open).
@@ -330,8 +341,7 @@ impl Pool {
         } else {
             loop {
                 let candidate = self.idle.borrow_mut().pop();
-                let Some(s) = candidate else { break };
-                let mut s = Sender::H1(s);
+                let Some(mut s) = candidate else { break };
                 if s.ready().await {
                     lease.sender = Some(s);
                     return lease;
@@ -389,10 +399,8 @@ impl Pool {
     /// give_back returns a connection after a complete exchange: an HTTP/1.1 one goes back to
     /// the idle list (unless keep-alive is off); an HTTP/2 one stays shared.
     pub fn give_back(&self, sender: Sender) {
-        if let Sender::H1(s) = sender
-            && self.keep_alive
-        {
-            self.idle.borrow_mut().push(s);
+        if matches!(sender, Sender::Direct(_) | Sender::H1(_)) && self.keep_alive {
+            self.idle.borrow_mut().push(sender);
         }
     }
 
@@ -413,7 +421,7 @@ impl Pool {
                 Ok(o) => {
                     opened += 1;
                     match o.sender {
-                        Sender::H1(s) => self.idle.borrow_mut().push(s),
+                        s @ (Sender::Direct(_) | Sender::H1(_)) => self.idle.borrow_mut().push(s),
                         Sender::H2(s) => {
                             if !self.h2.get() && self.keep_alive {
                                 self.h2.set(true);

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::exchange::{self, Prepared};
 use super::pacer::{Pacer, Pacing};
-use super::pool::{Dialer, Pool, Sender};
+use super::pool::{Dialer, Pool};
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
 use crate::schedule::{Arrival, Shard};
@@ -302,11 +302,11 @@ async fn issue(
     };
     let plan = &shared.plan;
     let prepared = &shared.prepared[scenario][request];
-    let mut message = Some(prepared.request(&plan.vars, plan.seed, scenario as u64, arrival.index));
     let mut pooled = lease.sender.take();
     // At most two attempts: a pooled connection the target closed while it sat idle hands the
     // request back unsent, and the arrival then opens a new one.
-    while let Some(mut request) = message.take() {
+    let mut attempt = true;
+    while std::mem::take(&mut attempt) {
         let mut sender = match pooled.take() {
             Some(s) => s,
             // Opening a connection (a TLS handshake) is a large future, and rare: boxed, it does
@@ -325,13 +325,10 @@ async fn issue(
                 }
             },
         };
-        if matches!(sender, Sender::H2(_)) {
-            exchange::to_absolute(&mut request, plan.target.transport.tls);
-        }
         let sent = Instant::now();
         let reply = tokio::time::timeout(
             shared.timeout,
-            exchange::send(&mut sender, request, &prepared.checks),
+            exchange::send(&mut sender, prepared, plan, scenario as u64, arrival.index),
         )
         .await;
         let done = Instant::now();
@@ -345,8 +342,8 @@ async fn issue(
                 outcome.check_failure = reply.check_failure;
                 reply.result
             }
-            Ok(Err(unsent)) if outcome.connect.is_none() => {
-                message = Some(unsent);
+            Ok(Err(exchange::Unsent)) if outcome.connect.is_none() => {
+                attempt = true;
                 continue;
             }
             Ok(Err(_)) => Err(ErrorKind::ResetClosed),

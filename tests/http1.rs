@@ -1,0 +1,221 @@
+//! HTTP/1.1 as servers really answer it: a scripted server on loopback sends chunked bodies,
+//! interim responses, bodies that end with the connection, closes connections while they sit
+//! idle, and sends garbage; each run must read every response to its real end, keep what it
+//! may keep, and name what went wrong.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{quick, run};
+use hyper::http::Method;
+use metronome::plan::Plan;
+
+/// Scripted is a server that answers each request by its path, and keeps every request head.
+struct Scripted {
+    port: u16,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+/// answer is what the scripted server sends for `path`, and whether it then closes at once or
+/// after a pause (the connection left idle).
+fn answer(path: &str) -> (Vec<&'static [u8]>, Close) {
+    match path {
+        // The chunk-size line is split across two writes, and a trailer field follows.
+        "/chunked" => (
+            vec![
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r",
+                b"\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+            ],
+            Close::Never,
+        ),
+        "/close" => (
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"],
+            Close::Now,
+        ),
+        "/until-close" => (vec![b"HTTP/1.1 200 OK\r\n\r\nuntil close"], Close::Now),
+        "/continue" => (
+            vec![b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes"],
+            Close::Never,
+        ),
+        "/no-content" => (vec![b"HTTP/1.1 204 No Content\r\n\r\n"], Close::Never),
+        "/head" => (
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"],
+            Close::Never,
+        ),
+        "/garbage" => (vec![b"NOT HTTP AT ALL\r\n\r\n"], Close::Never),
+        "/short" => (
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"],
+            Close::Now,
+        ),
+        "/idle-close" => (
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+            Close::WhenIdle,
+        ),
+        _ => (
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+            Close::Never,
+        ),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Close {
+    Never,
+    Now,
+    /// Keep the connection a moment after the response, then close it unasked.
+    WhenIdle,
+}
+
+impl Scripted {
+    fn start() -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let kept = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let kept = kept.clone();
+                std::thread::spawn(move || serve(stream, &kept));
+            }
+        });
+        Scripted { port, heads }
+    }
+
+    fn plan(&self, method: Method, path: &str, arrivals: u32) -> Plan {
+        // 20 arrivals a second: 50 ms apart, so a connection closed "when idle" is closed
+        // before the next arrival takes it.
+        let mut plan = quick(
+            &format!("http://127.0.0.1:{}", self.port),
+            path,
+            20.0,
+            Duration::from_millis(50 * u64::from(arrivals)),
+        );
+        plan.scenarios[0].requests[0].method = method;
+        plan.limits.connections = 1;
+        plan.limits.timeout = Duration::from_secs(3);
+        plan.preflight = false;
+        plan
+    }
+}
+
+/// serve answers requests on one connection until the client or the script closes it.
+fn serve(stream: TcpStream, heads: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .map_or(0, |n| n.trim().parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+        heads.lock().unwrap().push(head);
+        let (parts, close) = answer(&path);
+        for part in parts {
+            if writer.write_all(part).is_err() {
+                return;
+            }
+            writer.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        match close {
+            Close::Never => {}
+            Close::Now => return,
+            Close::WhenIdle => {
+                std::thread::sleep(Duration::from_millis(15));
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn bodies_end_where_the_response_says_and_connections_are_kept_when_they_can_be() {
+    let server = Scripted::start();
+    for (path, bytes_each, reused) in [
+        ("/chunked", 11, true),
+        ("/continue", 3, true),
+        ("/no-content", 0, true),
+        ("/close", 2, false),
+        ("/until-close", 11, false),
+    ] {
+        let s = run(server.plan(Method::GET, path, 10));
+        assert_eq!(s.requests, 10, "{path}: {s:#?}");
+        assert_eq!(s.successes, 10, "{path}: {:?}", s.error_kinds);
+        assert_eq!(s.bytes_received, 10 * bytes_each, "{path}");
+        // One connection was opened before the start and carries the first arrival; a response
+        // that ends the connection makes each of the 9 after it open a new one.
+        let expected_new = if reused { 0 } else { 9 };
+        assert_eq!(s.new_connections, expected_new, "{path}");
+    }
+}
+
+#[test]
+fn a_head_response_has_no_body_whatever_its_length_says() {
+    let server = Scripted::start();
+    let s = run(server.plan(Method::HEAD, "/head", 10));
+    assert_eq!(s.successes, 10, "{:?}", s.error_kinds);
+    assert_eq!(s.bytes_received, 0);
+    assert_eq!(s.new_connections, 0, "the connection is reused");
+}
+
+#[test]
+fn broken_responses_are_named_not_hung_on() {
+    let server = Scripted::start();
+    let s = run(server.plan(Method::GET, "/garbage", 5));
+    assert_eq!(
+        s.error_kinds.get("protocol_error").copied(),
+        Some(5),
+        "{s:#?}"
+    );
+    let s = run(server.plan(Method::GET, "/short", 5));
+    assert_eq!(s.error_kinds.get("body_read").copied(), Some(5), "{s:#?}");
+}
+
+#[test]
+fn a_connection_the_target_closed_while_idle_is_replaced_without_an_error() {
+    let server = Scripted::start();
+    let s = run(server.plan(Method::GET, "/idle-close", 10));
+    assert_eq!(s.successes, 10, "{:?}", s.error_kinds);
+    assert!(s.new_connections >= 9, "{}", s.new_connections);
+}
+
+#[test]
+fn requests_carry_the_host_and_a_length_when_the_method_has_a_body() {
+    let server = Scripted::start();
+    run(server.plan(Method::POST, "/", 2));
+    run(server.plan(Method::GET, "/plain", 2));
+    let heads = server.heads.lock().unwrap();
+    let post = heads
+        .iter()
+        .find(|h| h.starts_with("POST / HTTP/1.1\r\n"))
+        .unwrap();
+    assert!(post.contains("content-length: 0\r\n"), "{post}");
+    assert!(
+        post.contains(&format!("host: 127.0.0.1:{}\r\n", server.port)),
+        "{post}"
+    );
+    let get = heads
+        .iter()
+        .find(|h| h.starts_with("GET /plain HTTP/1.1\r\n"))
+        .unwrap();
+    assert!(!get.contains("content-length"), "{get}");
+}
