@@ -47,6 +47,11 @@ fn answer(path: &str) -> (Vec<&'static [u8]>, Close) {
             Close::Never,
         ),
         "/garbage" => (vec![b"NOT HTTP AT ALL\r\n\r\n"], Close::Never),
+        // A header value in Latin-1 (obs-text): legal, and no business of the client's.
+        "/latin1" => (
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Name: caf\xe9\r\n\r\nok"],
+            Close::Never,
+        ),
         "/short" => (
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"],
             Close::Now,
@@ -72,6 +77,12 @@ enum Close {
 
 impl Scripted {
     fn start() -> Scripted {
+        Scripted::start_closing_idle_after(None)
+    }
+
+    /// start_closing_idle_after starts a server that also closes any connection that carries
+    /// no request for `idle`, as servers' keep-alive timeouts do.
+    fn start_closing_idle_after(idle: Option<Duration>) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let heads = Arc::new(Mutex::new(Vec::new()));
@@ -80,6 +91,7 @@ impl Scripted {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let kept = kept.clone();
+                stream.set_read_timeout(idle).unwrap();
                 std::thread::spawn(move || serve(stream, &kept));
             }
         });
@@ -218,4 +230,44 @@ fn requests_carry_the_host_and_a_length_when_the_method_has_a_body() {
         .find(|h| h.starts_with("GET /plain HTTP/1.1\r\n"))
         .unwrap();
     assert!(!get.contains("content-length"), "{get}");
+}
+
+#[test]
+fn header_values_in_latin1_are_no_error() {
+    let server = Scripted::start();
+    let s = run(server.plan(Method::GET, "/latin1", 5));
+    assert_eq!(s.successes, 5, "{:?}", s.error_kinds);
+    assert_eq!(s.new_connections, 0);
+}
+
+#[test]
+fn a_request_that_asks_to_close_never_reuses_its_connection() {
+    let server = Scripted::start();
+    let mut plan = server.plan(Method::GET, "/", 10);
+    plan.scenarios[0].requests[0].headers.insert(
+        hyper::http::header::CONNECTION,
+        hyper::http::HeaderValue::from_static("close"),
+    );
+    let s = run(plan);
+    assert_eq!(s.successes, 10, "{:?}", s.error_kinds);
+    assert_eq!(s.new_connections, 9, "one connection per request");
+}
+
+#[test]
+fn many_connections_closed_while_idle_are_all_noticed() {
+    // 100 connections opened before the start, all closed by the target 100 ms later: the
+    // second arrival (500 ms in) must find every one of them closed, not send on one.
+    let server = Scripted::start_closing_idle_after(Some(Duration::from_millis(100)));
+    let mut plan = quick(
+        &format!("http://127.0.0.1:{}", server.port),
+        "/",
+        2.0,
+        Duration::from_secs(1),
+    );
+    plan.limits.connections = 100;
+    plan.limits.timeout = Duration::from_secs(3);
+    plan.preflight = false;
+    let s = run(plan);
+    assert_eq!(s.requests, 2);
+    assert_eq!(s.successes, 2, "{:?}", s.error_kinds);
 }

@@ -27,6 +27,9 @@ pub struct Prepared {
     static_body: Option<Bytes>,
     /// The whole HTTP/1.1 request, when nothing in it varies per arrival.
     static_wire: Option<Bytes>,
+    /// Whether the request asks the target to close the connection after it (RFC 9112
+    /// section 9.6: the client then sends nothing more on it).
+    asks_close: bool,
     /// What the response must meet.
     pub checks: Arc<Checks>,
 }
@@ -61,6 +64,20 @@ impl Prepared {
             // run without keep-alive does not exhaust this machine's ports.
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        if headers.contains_key(header::TRANSFER_ENCODING) {
+            return Err(format!(
+                "request `{}` sets a Transfer-Encoding header; metronome sends every body whole, \
+                 with a Content-Length it computes itself: remove the header",
+                spec.name
+            ));
+        }
+        // The length is the body's own, whatever a header said.
+        headers.remove(header::CONTENT_LENGTH);
+        let asks_close = headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+        });
         if !headers.contains_key(header::HOST) {
             let host = HeaderValue::from_str(&target.authority)
                 .map_err(|e| format!("host `{}` is not a valid header ({e})", target.authority))?;
@@ -76,6 +93,7 @@ impl Prepared {
             _ => None,
         };
         Ok(Prepared {
+            asks_close,
             method: spec.method.clone(),
             headers,
             base_path: target.base_path.clone(),
@@ -156,8 +174,8 @@ impl Prepared {
 }
 
 /// write_http1 writes an HTTP/1.1 request: request line, header lines, a Content-Length when
-/// there is a body (or the method carries one: POST, PUT, PATCH) and none was set, then the
-/// body.
+/// there is a body (or the method carries one: POST, PUT, PATCH), then the body. `headers` hold
+/// no Content-Length or Transfer-Encoding (`Prepared::new` sees to it).
 fn write_http1(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], out: &mut Vec<u8>) {
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     out.reserve(64 + target.len() + 32 * headers.len() + body.len());
@@ -172,7 +190,7 @@ fn write_http1(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], out
         out.extend_from_slice(b"\r\n");
     }
     let carries_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
-    if (!body.is_empty() || carries_body) && !headers.contains_key(header::CONTENT_LENGTH) {
+    if !body.is_empty() || carries_body {
         out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
@@ -261,7 +279,9 @@ pub async fn send(
         Sender::Direct(conn) => {
             let mut scratch = Vec::new();
             let wire = prepared.wire(&plan.vars, plan.seed, lane, index, &mut scratch);
-            return conn.exchange(wire, prepared.is_head(), checks).await;
+            let mut reply = conn.exchange(wire, prepared.is_head(), checks).await?;
+            reply.reusable &= !prepared.asks_close;
+            return Ok(reply);
         }
         Sender::H1(s) => s.try_send_request(request()).await,
         Sender::H2(s) => {
@@ -274,7 +294,7 @@ pub async fn send(
         Ok(r) => r,
         Err(mut e) => {
             if e.take_message().is_some() {
-                return Err(Unsent);
+                return Err(Unsent(classify_hyper(e.error())));
             }
             return Ok(Reply {
                 result: Err(classify_hyper(e.error())),
@@ -365,10 +385,11 @@ pub fn verdict(
     }
 }
 
-/// Unsent says a request did not leave: the connection was found closed before any of it was
-/// written, so the arrival may try again on a new connection.
+/// Unsent says a request did not leave: the connection was found closed (for the reason given)
+/// before any of it was written, so an arrival on a pooled connection may try again on a new
+/// one.
 #[derive(Debug)]
-pub struct Unsent;
+pub struct Unsent(pub ErrorKind);
 
 /// classify_connect names the kind of a failure to open a connection.
 pub fn classify_connect(e: &io::Error) -> ErrorKind {
@@ -458,6 +479,31 @@ mod tests {
             .add("v", crate::template::VarSource::List(vec!["é".repeat(100)]));
         spec.path = Template::parse("/p/{v}", &plan.vars).unwrap();
         assert!(Prepared::new(&plan.target, &spec, &plan.vars).is_ok());
+    }
+
+    #[test]
+    fn the_body_sets_the_length_and_transfer_encoding_is_refused() {
+        let (target, _) = Target::parse("http://127.0.0.1:8080/").unwrap();
+        let plan = Plan::quick(target, Method::POST, "/p", 1.0, Duration::from_secs(1));
+        let mut spec = plan.scenarios[0].requests[0].clone();
+        spec.body = Template::literal("hello");
+        spec.headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("99"));
+        let prepared = Prepared::new(&plan.target, &spec, &plan.vars).unwrap();
+        let mut scratch = Vec::new();
+        let wire = String::from_utf8(prepared.wire(&plan.vars, 1, 0, 0, &mut scratch).to_vec());
+        assert_eq!(
+            wire.unwrap(),
+            "POST /p HTTP/1.1\r\nhost: 127.0.0.1:8080\r\ncontent-length: 5\r\n\r\nhello"
+        );
+        spec.headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        let err = Prepared::new(&plan.target, &spec, &plan.vars)
+            .err()
+            .unwrap();
+        assert!(err.contains("Transfer-Encoding"), "{err}");
     }
 
     #[test]

@@ -342,11 +342,11 @@ async fn issue(
                 outcome.check_failure = reply.check_failure;
                 reply.result
             }
-            Ok(Err(exchange::Unsent)) if outcome.connect.is_none() => {
+            Ok(Err(exchange::Unsent(_))) if outcome.connect.is_none() => {
                 attempt = true;
                 continue;
             }
-            Ok(Err(_)) => Err(ErrorKind::ResetClosed),
+            Ok(Err(exchange::Unsent(kind))) => Err(kind),
             Err(_) => Err(ErrorKind::RequestTimeout),
         };
     }
