@@ -298,6 +298,16 @@ impl Pool {
         }
     }
 
+    /// capacity is how many slots the pool has: one per connection, or, once the target is
+    /// known to speak HTTP/2, `max_streams` per connection.
+    pub fn capacity(&self) -> usize {
+        if self.h2.get() && self.keep_alive {
+            self.connections * self.max_streams
+        } else {
+            self.connections
+        }
+    }
+
     /// lease waits for a slot, then for a usable connection or, failing that, for the pace
     /// limiter to allow opening a new one.
     pub async fn lease(&self) -> Lease<'_> {

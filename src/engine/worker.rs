@@ -7,6 +7,7 @@
 //! recorder and starts a fresh one.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,6 +85,10 @@ struct Shared {
     recording: RefCell<Recording>,
     in_flight: Cell<usize>,
     max_in_flight: usize,
+    /// Tasks issuing arrivals now: never more than the pool has slots.
+    tasks: Cell<usize>,
+    /// Arrivals released while every slot was taken, oldest first (see `dispatch`).
+    waiting: RefCell<VecDeque<Job>>,
     /// Notified whenever in_flight falls to zero.
     drained: Notify,
     /// Set when the drain ends: arrivals still waiting for a connection give up as dropped.
@@ -121,6 +126,8 @@ async fn work(mut setup: Setup) {
         recording: RefCell::new(Recording::new(setup.layout.clone())),
         in_flight: Cell::new(0),
         max_in_flight: setup.max_in_flight,
+        tasks: Cell::new(0),
+        waiting: RefCell::new(VecDeque::new()),
         drained: Notify::new(),
         abandon: Cell::new(false),
         abandoned: Notify::new(),
@@ -226,9 +233,26 @@ async fn stopped(stop: &mut watch::Receiver<Option<Instant>>) {
     }
 }
 
-/// dispatch hands one arrival to a task of its own, or drops it when the in-flight bound is
-/// reached. The arrival's dispatch lag is taken when that task first runs: a task the runtime
-/// has not got to yet is the engine's lateness, not the target's.
+/// Job is one arrival on its way to an outcome.
+struct Job {
+    scenario: usize,
+    request: usize,
+    arrival: Arrival,
+    intended: Instant,
+    /// When the arrival was released into the waiting queue, if it was (its dispatch lag is
+    /// recorded then).
+    queued: Option<Instant>,
+    _counted: InFlight,
+}
+
+/// dispatch starts one arrival, or drops it when the in-flight bound is reached. While the pool
+/// has a free slot the arrival gets a task of its own, and its dispatch lag is taken when that
+/// task first runs: a task the runtime has not got to yet is the engine's lateness, not the
+/// target's. When every slot is taken the arrival waits in a queue instead, its dispatch lag
+/// taken now, and the next task to finish an exchange takes it up: waiting costs no task, so a
+/// backlog (a stalled target, or this machine pausing the engine) is cleared at least as fast as
+/// the schedule adds to it, instead of each late arrival adding a task that must be polled and
+/// woken again.
 fn dispatch(shared: &Rc<Shared>, plan: &Plan, scenario: usize, a: Arrival, intended: Instant) {
     if shared.in_flight.get() >= shared.max_in_flight {
         let lag = Instant::now().saturating_duration_since(intended);
@@ -240,7 +264,38 @@ fn dispatch(shared: &Rc<Shared>, plan: &Plan, scenario: usize, a: Arrival, inten
     }
     let request = plan.scenarios[scenario].pick(plan.seed, scenario as u64, a.index);
     shared.in_flight.set(shared.in_flight.get() + 1);
-    tokio::task::spawn_local(issue(shared.clone(), scenario, request, a, intended));
+    let mut job = Job {
+        scenario,
+        request,
+        arrival: a,
+        intended,
+        queued: None,
+        _counted: InFlight(shared.clone()),
+    };
+    if shared.tasks.get() < shared.pool.capacity() {
+        shared.tasks.set(shared.tasks.get() + 1);
+        tokio::task::spawn_local(work_through(shared.clone(), job));
+    } else {
+        let now = Instant::now();
+        shared.recording.borrow_mut().dispatched(
+            scenario,
+            slot(&a),
+            now.saturating_duration_since(intended),
+            false,
+        );
+        job.queued = Some(now);
+        shared.waiting.borrow_mut().push_back(job);
+    }
+}
+
+/// work_through issues `job`, then every arrival waiting for a slot, until none waits.
+async fn work_through(shared: Rc<Shared>, job: Job) {
+    let mut next = Some(job);
+    while let Some(job) = next {
+        issue(&shared, job).await;
+        next = shared.waiting.borrow_mut().pop_front();
+    }
+    shared.tasks.set(shared.tasks.get() - 1);
 }
 
 /// InFlight counts one arrival in flight until dropped, whatever path its task takes.
@@ -257,22 +312,29 @@ impl Drop for InFlight {
 }
 
 /// issue takes one arrival from dispatch to its outcome.
-async fn issue(
-    shared: Rc<Shared>,
-    scenario: usize,
-    request: usize,
-    arrival: Arrival,
-    intended: Instant,
-) {
-    let _counted = InFlight(shared.clone());
-    let stage = slot(&arrival);
-    let dispatched = Instant::now();
-    shared.recording.borrow_mut().dispatched(
+async fn issue(shared: &Rc<Shared>, job: Job) {
+    let Job {
         scenario,
-        stage,
-        dispatched.saturating_duration_since(intended),
-        false,
-    );
+        request,
+        arrival,
+        intended,
+        queued,
+        _counted,
+    } = job;
+    let stage = slot(&arrival);
+    let dispatched = match queued {
+        Some(at) => at,
+        None => {
+            let now = Instant::now();
+            shared.recording.borrow_mut().dispatched(
+                scenario,
+                stage,
+                now.saturating_duration_since(intended),
+                false,
+            );
+            now
+        }
+    };
     // Everything here runs on one thread: no notification can slip in between checking the
     // flag and waiting for it.
     let lease = if shared.abandon.get() {

@@ -592,7 +592,7 @@ pub fn read_history(text: &str) -> Result<Vec<HistoryRow>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::data::ReportData;
     use serde_json::{Value, json};
@@ -633,7 +633,8 @@ mod tests {
 
     /// summary is a two-scenario run shaped like a real `metronome.summary.v1`: three requests
     /// with errors, one with a comma in its name, one that got no arrival.
-    fn summary() -> Summary {
+    /// summary is a finished run's summary with every part filled in, for report tests.
+    pub(crate) fn summary() -> Summary {
         let none = pct(None, 0.0, 0);
         let names = vec![
             by_name(

@@ -5,6 +5,11 @@ use std::fmt::Write;
 use crate::summary::{Percentiles, Summary, Verdict};
 use crate::units::format_us;
 
+/// ENGINE_BUSY is the share of the run's time the worker threads spent on the CPU from which
+/// the terminal says the engine may be the bottleneck (precise pacing spins on purpose and is
+/// left out).
+const ENGINE_BUSY: f64 = 0.95;
+
 fn cell(v: Option<u64>) -> String {
     v.map(format_us).unwrap_or_else(|| "-".into())
 }
@@ -185,13 +190,22 @@ pub fn render(s: &Summary) -> String {
         s.connections_opened_before_start,
         s.new_connections
     );
+    let busy = s.engine_cpu_s / (s.elapsed_s * s.threads.max(1) as f64).max(1e-9);
     let _ = writeln!(
         w,
-        "              {} pacing · the worker threads used {:.2} s of CPU, {:.1} µs per arrival",
+        "              {} pacing · the worker threads used {:.2} s of CPU ({:.0}% of their time), {:.1} µs per arrival",
         s.pacing.name(),
         s.engine_cpu_s,
+        busy * 100.0,
         s.engine_cpu_us_per_request
     );
+    if busy >= ENGINE_BUSY && s.pacing != crate::engine::Pacing::Precise && s.requests > 0 {
+        let _ = writeln!(
+            w,
+            "  ! the worker threads were busy {:.0}% of the run: the engine may be what limits it, and its own delays then show as queue wait and service time; try more --threads (on more cores) or a lower rate",
+            busy * 100.0
+        );
+    }
     if s.tls {
         let _ = writeln!(
             w,
@@ -243,4 +257,32 @@ pub fn render(s: &Summary) -> String {
     };
     let _ = writeln!(w, "result: {verdict} · exit {}", s.exit_code);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Pacing;
+
+    #[test]
+    fn a_busy_engine_is_named_unless_it_spins_on_purpose() {
+        let mut s = crate::report::csv::tests::summary();
+        s.threads = 2;
+        s.elapsed_s = 10.0;
+        s.engine_cpu_s = 19.8;
+        s.pacing = Pacing::Default;
+        let text = render(&s);
+        assert!(text.contains("(99% of their time)"), "{text}");
+        assert!(
+            text.contains("the worker threads were busy 99% of the run"),
+            "{text}"
+        );
+        s.pacing = Pacing::Precise;
+        assert!(!render(&s).contains("were busy"));
+        s.pacing = Pacing::Default;
+        s.engine_cpu_s = 5.0;
+        let text = render(&s);
+        assert!(text.contains("(25% of their time)"), "{text}");
+        assert!(!text.contains("were busy"), "{text}");
+    }
 }
