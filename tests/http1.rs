@@ -46,6 +46,11 @@ fn answer(path: &str) -> (Vec<&'static [u8]>, Close) {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"],
             Close::Never,
         ),
+        // A 304 whose Content-Length is nonsense: it has no body, so nothing reads it.
+        "/not-modified" => (
+            vec![b"HTTP/1.1 304 Not Modified\r\nContent-Length: lots\r\n\r\n"],
+            Close::Never,
+        ),
         "/garbage" => (vec![b"NOT HTTP AT ALL\r\n\r\n"], Close::Never),
         // A header value in Latin-1 (obs-text): legal, and no business of the client's.
         "/latin1" => (
@@ -166,6 +171,7 @@ fn bodies_end_where_the_response_says_and_connections_are_kept_when_they_can_be(
         ("/chunked", 11, true),
         ("/continue", 3, true),
         ("/no-content", 0, true),
+        ("/not-modified", 0, true),
         ("/close", 2, false),
         ("/until-close", 11, false),
     ] {

@@ -142,7 +142,7 @@ impl Conn {
         head_only: bool,
     ) -> Result<Option<(u16, Framing, bool)>, ErrorKind> {
         loop {
-            if let Some((len, status, head)) = parse_head(&self.buf[self.at..])? {
+            if let Some((len, status, head)) = parse_head(&self.buf[self.at..], head_only)? {
                 self.at += len;
                 if status < 100 {
                     return Err(ErrorKind::Protocol);
@@ -155,14 +155,9 @@ impl Conn {
                 if status < 200 {
                     return Ok(None);
                 }
-                let framing = if head_only || status == 204 || status == 304 {
-                    Framing::None
-                } else {
-                    head.framing
-                };
                 // A body that ends with the connection leaves nothing to reuse.
-                let keep_alive = head.keep_alive && framing != Framing::UntilClose;
-                return Ok(Some((status, framing, keep_alive)));
+                let keep_alive = head.keep_alive && head.framing != Framing::UntilClose;
+                return Ok(Some((status, head.framing, keep_alive)));
             }
             if self.buf.len() - self.at >= MAX_HEAD {
                 return Err(ErrorKind::Protocol);
@@ -261,16 +256,19 @@ impl Conn {
     }
 }
 
-/// parse_head parses a response head at the start of `bytes`: its length, status and what it
-/// says of the body, or None when the head is not complete yet. (A plain function, so the
+/// parse_head parses a response head at the start of `bytes` (the answer to a HEAD request when
+/// `head_only`): its length, status and what it says of the body, or None when the head is not
+/// complete yet. (A plain function, so the
 /// header table lives on the stack and not in every waiting task.)
-fn parse_head(bytes: &[u8]) -> Result<Option<(usize, u16, Head)>, ErrorKind> {
+fn parse_head(bytes: &[u8], head_only: bool) -> Result<Option<(usize, u16, Head)>, ErrorKind> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     match response.parse(bytes) {
         Ok(httparse::Status::Complete(len)) => {
             let status = response.code.unwrap_or(0);
-            let head = head_facts(response.headers, response.version == Some(0))?;
+            // RFC 9112 section 6.3: these have no body, whatever their header lines say.
+            let bodyless = head_only || status < 200 || status == 204 || status == 304;
+            let head = head_facts(response.headers, response.version == Some(0), bodyless)?;
             Ok(Some((len, status, head)))
         }
         Ok(httparse::Status::Partial) => Ok(None),
@@ -280,7 +278,7 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(usize, u16, Head)>, ErrorKind> {
 
 /// Head is what a response's header lines say about its body and its connection.
 struct Head {
-    /// Framing by the header lines alone (the status and the request method may overrule it).
+    /// How the body ends: none for HEAD, 1xx, 204 and 304, else as the header lines say.
     framing: Framing,
     /// Whether the target means to keep the connection open.
     keep_alive: bool,
@@ -288,12 +286,24 @@ struct Head {
 
 /// head_facts reads framing and keep-alive from a response's header lines. Only the values it
 /// needs are read; others may hold any bytes a header may (RFC 9110 allows obs-text).
-fn head_facts(headers: &[httparse::Header<'_>], http10: bool) -> Result<Head, ErrorKind> {
+fn head_facts(
+    headers: &[httparse::Header<'_>],
+    http10: bool,
+    bodyless: bool,
+) -> Result<Head, ErrorKind> {
     let mut length: Option<u64> = None;
     let mut chunked = None;
     let mut close = false;
     let mut keep_alive_asked = false;
     for h in headers {
+        if bodyless
+            && (h.name.eq_ignore_ascii_case("content-length")
+                || h.name.eq_ignore_ascii_case("transfer-encoding"))
+        {
+            // Framing headers of a response without a body frame nothing: not read, as hyper
+            // does not read them either.
+            continue;
+        }
         if h.name.eq_ignore_ascii_case("content-length") {
             for v in h.value.split(|&b| b == b',') {
                 let n = decimal(v.trim_ascii()).ok_or(ErrorKind::Protocol)?;
@@ -318,6 +328,7 @@ fn head_facts(headers: &[httparse::Header<'_>], http10: bool) -> Result<Head, Er
         }
     }
     let framing = match (chunked, length) {
+        _ if bodyless => Framing::None,
         (Some(true), _) => Framing::Chunked,
         (Some(false), _) => Framing::UntilClose,
         (None, Some(n)) => Framing::Length(n),
@@ -378,7 +389,7 @@ mod tests {
                 value: v.as_bytes(),
             })
             .collect();
-        head_facts(&headers, http10).map(|h| (h.framing, h.keep_alive))
+        head_facts(&headers, http10, false).map(|h| (h.framing, h.keep_alive))
     }
 
     #[test]
