@@ -141,9 +141,18 @@ fn serve(stream: TcpStream, heads: &Mutex<Vec<String>>) {
             .lines()
             .find_map(|l| l.strip_prefix("content-length: "))
             .map_or(0, |n| n.trim().parse().unwrap());
+        let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+        if path == "/early" {
+            // Refuse the body without reading it, and hang up: the unread bytes make the
+            // kernel reset the connection under the client's write.
+            heads.lock().unwrap().push(head);
+            let _ = writer.write_all(
+                b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            return;
+        }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
-        let path = head.split(' ').nth(1).unwrap_or("/").to_string();
         heads.lock().unwrap().push(head);
         let (parts, close) = answer(&path);
         for part in parts {
@@ -276,4 +285,22 @@ fn many_connections_closed_while_idle_are_all_noticed() {
     let s = run(plan);
     assert_eq!(s.requests, 2);
     assert_eq!(s.successes, 2, "{:?}", s.error_kinds);
+}
+
+#[test]
+fn an_answer_before_the_whole_body_was_read_is_the_outcome() {
+    let server = Scripted::start();
+    let mut plan = server.plan(Method::POST, "/early", 3);
+    // Larger than loopback's socket buffers, so the write is still going when the target
+    // answers and hangs up.
+    plan.scenarios[0].requests[0].body =
+        metronome::template::Template::literal(&"x".repeat(64 << 20));
+    let s = run(plan);
+    assert_eq!(s.requests, 3);
+    assert_eq!(
+        s.error_kinds.get("http_4xx").copied(),
+        Some(3),
+        "{:?}",
+        s.error_kinds
+    );
 }

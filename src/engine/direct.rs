@@ -96,7 +96,15 @@ impl Conn {
             Err(e) => return Err(Unsent(classify_io(&e))),
             Ok(n) if n < request.len() => {
                 if let Err(e) = self.stream.write_all(&request[n..]).await {
-                    return Ok(failed(classify_io(&e)));
+                    // The target may have answered before reading the whole request (a 413
+                    // for a body too large, say) and closed: its answer, when it sent one, is
+                    // the outcome, not the broken write.
+                    let mut reply = self.read_response(head_only, checks).await;
+                    if reply.result.is_err_and(|kind| !kind.answered()) {
+                        return Ok(failed(classify_io(&e)));
+                    }
+                    reply.reusable = false;
+                    return Ok(reply);
                 }
             }
             Ok(_) => {}
