@@ -3,12 +3,13 @@
 //! hyper's HTTP/1.1 client runs a task per connection and passes every request and response
 //! through channels between it and the caller; at 100,000 requests/s on one core that machinery
 //! (tasks, wakers, channels, header maps) measured about a quarter of the engine's CPU. Here the
-//! request is bytes prepared once (`Prepared::write_http1`), the task that issues the arrival
+//! request is bytes prepared once (`Prepared::wire`), the task that issues the arrival
 //! writes them and reads the response itself, and `httparse` reads the head. Bodies are framed
 //! as RFC 9112 section 6 says: none for HEAD, 1xx, 204 and 304; chunked; Content-Length; or up
 //! to the end of the connection. TLS and HTTP/2 connections stay with hyper.
 
 use std::io;
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
@@ -101,7 +102,7 @@ impl Conn {
                     // the outcome, not the broken write.
                     let mut reply = self.read_response(head_only, checks).await;
                     if reply.result.is_err_and(|kind| !kind.answered()) {
-                        return Ok(failed(classify_io(&e)));
+                        return Ok(Reply::failed(classify_io(&e)));
                     }
                     reply.reusable = false;
                     return Ok(reply);
@@ -117,7 +118,7 @@ impl Conn {
             match self.read_head(head_only).await {
                 Ok(Some(head)) => break head,
                 Ok(None) => continue, // 1xx: the real response follows
-                Err(kind) => return failed(kind),
+                Err(kind) => return Reply::failed(kind),
             }
         };
         let mut body = Body::new(checks);
@@ -139,7 +140,7 @@ impl Conn {
                     check_failure,
                 }
             }
-            Err(kind) => failed(kind),
+            Err(kind) => Reply::failed(kind),
         }
     }
 
@@ -228,12 +229,13 @@ impl Conn {
         }
     }
 
-    /// line returns the next CRLF-terminated line (without CRLF), reading more as needed.
-    async fn line(&mut self) -> Result<Vec<u8>, ErrorKind> {
+    /// line consumes the next CRLF-terminated line, reading more as needed, and returns where
+    /// it stands in `buf` (without the CRLF), valid until the next read.
+    async fn line(&mut self) -> Result<Range<usize>, ErrorKind> {
         loop {
             let unused = &self.buf[self.at..];
             if let Some(i) = unused.windows(2).position(|w| w == b"\r\n") {
-                let line = unused[..i].to_vec();
+                let line = self.at..self.at + i;
                 self.at += i + 2;
                 return Ok(line);
             }
@@ -250,7 +252,7 @@ impl Conn {
     async fn read_chunked(&mut self, body: &mut Body) -> Result<(), ErrorKind> {
         loop {
             let line = self.line().await?;
-            let size = chunk_size(&line).ok_or(ErrorKind::BodyRead)?;
+            let size = chunk_size(&self.buf[line]).ok_or(ErrorKind::BodyRead)?;
             if size == 0 {
                 // Trailer fields, if any, up to the empty line.
                 while !self.line().await?.is_empty() {}
@@ -266,8 +268,8 @@ impl Conn {
 
 /// parse_head parses a response head at the start of `bytes` (the answer to a HEAD request when
 /// `head_only`): its length, status and what it says of the body, or None when the head is not
-/// complete yet. (A plain function, so the
-/// header table lives on the stack and not in every waiting task.)
+/// complete yet. (A plain function, so the header table lives on the stack and not in every
+/// waiting task.)
 fn parse_head(bytes: &[u8], head_only: bool) -> Result<Option<(usize, u16, Head)>, ErrorKind> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
@@ -365,14 +367,6 @@ fn chunk_size(line: &[u8]) -> Option<u64> {
         return None;
     }
     u64::from_str_radix(digits, 16).ok()
-}
-
-fn failed(kind: ErrorKind) -> Reply {
-    Reply {
-        result: Err(kind),
-        reusable: false,
-        check_failure: None,
-    }
 }
 
 #[cfg(test)]

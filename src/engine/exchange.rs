@@ -261,6 +261,17 @@ pub struct Reply {
     pub check_failure: Option<String>,
 }
 
+impl Reply {
+    /// failed is an exchange that ended in `kind`, on a connection not to be used again.
+    pub fn failed(kind: ErrorKind) -> Reply {
+        Reply {
+            result: Err(kind),
+            reusable: false,
+            check_failure: None,
+        }
+    }
+}
+
 /// send sends arrival `index` of scenario `lane` (the request `prepared`, filled in from the
 /// plan's variables) on `sender` and reads the response to the end, keeping of the body only
 /// what a check reads. When the connection turned out to be closed before the request left (a
@@ -296,11 +307,7 @@ pub async fn send(
             if e.take_message().is_some() {
                 return Err(Unsent(classify_hyper(e.error())));
             }
-            return Ok(Reply {
-                result: Err(classify_hyper(e.error())),
-                reusable: false,
-                check_failure: None,
-            });
+            return Ok(Reply::failed(classify_hyper(e.error())));
         }
     };
     let status = response.status().as_u16();
@@ -313,13 +320,7 @@ pub async fn send(
                     read.take(data);
                 }
             }
-            Err(_) => {
-                return Ok(Reply {
-                    result: Err(ErrorKind::BodyRead),
-                    reusable: false,
-                    check_failure: None,
-                });
-            }
+            Err(_) => return Ok(Reply::failed(ErrorKind::BodyRead)),
         }
     }
     let (result, check_failure) = verdict(checks, status, read);
@@ -369,16 +370,13 @@ pub fn verdict(
     status: u16,
     body: Body,
 ) -> (Result<u64, ErrorKind>, Option<String>) {
-    let code = hyper::StatusCode::from_u16(status).ok();
-    let client_error = code.is_some_and(|c| c.is_client_error());
-    let server_error = code.is_some_and(|c| c.is_server_error());
     match checks.judge(status, body.kept.as_deref()) {
         Ok(()) => (Ok(body.bytes), None),
         // A status outside the set that is an HTTP error keeps its own kind.
-        Err(_) if client_error && !checks.status.contains(status) => {
+        Err(_) if (400..500).contains(&status) && !checks.status.contains(status) => {
             (Err(ErrorKind::Http4xx), None)
         }
-        Err(_) if server_error && !checks.status.contains(status) => {
+        Err(_) if (500..600).contains(&status) && !checks.status.contains(status) => {
             (Err(ErrorKind::Http5xx), None)
         }
         Err(why) => (Err(ErrorKind::Check), Some(why)),

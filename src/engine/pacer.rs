@@ -5,8 +5,8 @@
 //! high-resolution timer, with the thread's timer slack cut to 1 ns) and waits for it through
 //! the runtime's own event loop, so the worker sleeps without spinning and still answers I/O.
 //! In precise mode it wakes a little early and yields until the intended time, trading CPU for
-//! the last microseconds; default pacing does the same, briefly, only before sparse arrivals. It owns timing only: what is due, and what to do then, is the
-//! worker's business.
+//! the last microseconds; default pacing does the same, briefly, only before sparse arrivals.
+//! It owns timing only: what is due, and what to do then, is the worker's business.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

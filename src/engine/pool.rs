@@ -4,8 +4,9 @@
 //! (open or opening); for HTTP/2 one slot is one stream, `max_streams` of them per connection.
 //! Whoever holds a slot reuses an idle HTTP/1.1 connection, shares an HTTP/2 connection with a
 //! free stream, or opens a connection. Cleartext HTTP/1.1 connections are `direct::Conn`s the
-//! arrival's task writes and reads itself; TLS and HTTP/2 connections go through hyper. Slots are handed out first come, first served, so the
-//! time spent waiting for one is an arrival's queue wait. New connections open at a bounded
+//! arrival's task writes and reads itself; TLS and HTTP/2 connections go through hyper. Slots
+//! are handed out first come, first served, so the time spent waiting for one is an arrival's
+//! queue wait. New connections open at a bounded
 //! pace (a governor limiter), so a spike against a slowing target does not become a connection
 //! storm. The pool lives on one worker thread and is not shared across threads.
 
@@ -92,10 +93,11 @@ pub struct Dialer {
 }
 
 /// FLATTEN_BODY_LIMIT is the largest request body for which HTTP/1.1 connections over TLS write
-/// head and body with one flattened write. A flattened write measured 5-10 % more requests per second on
-/// one core at saturation, but hyper copies the body into the connection's write buffer, which
-/// keeps its largest size for the connection's life: with large bodies that is a copy per
-/// request and memory that grows with connections × body size, so they keep the vectored write.
+/// head and body with one flattened write. A flattened write measured 5-10 % more requests per
+/// second on one core at saturation, but hyper copies the body into the connection's write
+/// buffer, which keeps its largest size for the connection's life: with large bodies that is a
+/// copy per request and memory that grows with connections × body size, so they keep the
+/// vectored write.
 pub const FLATTEN_BODY_LIMIT: usize = 16 * 1024;
 
 impl Dialer {
@@ -124,8 +126,7 @@ impl Dialer {
     }
 
     /// flatten_writes makes HTTP/1.1 connections over TLS write each request with one flattened
-    /// write;
-    /// for requests whose bodies are all at most `FLATTEN_BODY_LIMIT` bytes.
+    /// write; for requests whose bodies are all at most `FLATTEN_BODY_LIMIT` bytes.
     pub fn flatten_writes(&mut self, yes: bool) {
         self.flatten = yes;
     }

@@ -276,16 +276,21 @@ fn dispatch(shared: &Rc<Shared>, plan: &Plan, scenario: usize, a: Arrival, inten
         shared.tasks.set(shared.tasks.get() + 1);
         tokio::task::spawn_local(work_through(shared.clone(), job));
     } else {
-        let now = Instant::now();
-        shared.recording.borrow_mut().dispatched(
-            scenario,
-            slot(&a),
-            now.saturating_duration_since(intended),
-            false,
-        );
-        job.queued = Some(now);
+        job.queued = Some(dispatched_now(shared, &job));
         shared.waiting.borrow_mut().push_back(job);
     }
+}
+
+/// dispatched_now records that the engine got to `job` now, and returns now.
+fn dispatched_now(shared: &Shared, job: &Job) -> Instant {
+    let now = Instant::now();
+    shared.recording.borrow_mut().dispatched(
+        job.scenario,
+        slot(&job.arrival),
+        now.saturating_duration_since(job.intended),
+        false,
+    );
+    now
 }
 
 /// work_through issues `job`, then every arrival waiting for a slot, until none waits.
@@ -313,28 +318,16 @@ impl Drop for InFlight {
 
 /// issue takes one arrival from dispatch to its outcome.
 async fn issue(shared: &Rc<Shared>, job: Job) {
+    let dispatched = job.queued.unwrap_or_else(|| dispatched_now(shared, &job));
     let Job {
         scenario,
         request,
         arrival,
         intended,
-        queued,
         _counted,
+        ..
     } = job;
     let stage = slot(&arrival);
-    let dispatched = match queued {
-        Some(at) => at,
-        None => {
-            let now = Instant::now();
-            shared.recording.borrow_mut().dispatched(
-                scenario,
-                stage,
-                now.saturating_duration_since(intended),
-                false,
-            );
-            now
-        }
-    };
     // Everything here runs on one thread: no notification can slip in between checking the
     // flag and waiting for it.
     let lease = if shared.abandon.get() {
@@ -367,8 +360,7 @@ async fn issue(shared: &Rc<Shared>, job: Job) {
     let mut pooled = lease.sender.take();
     // At most two attempts: a pooled connection the target closed while it sat idle hands the
     // request back unsent, and the arrival then opens a new one.
-    let mut attempt = true;
-    while std::mem::take(&mut attempt) {
+    loop {
         let mut sender = match pooled.take() {
             Some(s) => s,
             // Opening a connection (a TLS handshake) is a large future, and rare: boxed, it does
@@ -404,13 +396,11 @@ async fn issue(shared: &Rc<Shared>, job: Job) {
                 outcome.check_failure = reply.check_failure;
                 reply.result
             }
-            Ok(Err(exchange::Unsent(_))) if outcome.connect.is_none() => {
-                attempt = true;
-                continue;
-            }
+            Ok(Err(exchange::Unsent(_))) if outcome.connect.is_none() => continue,
             Ok(Err(exchange::Unsent(kind))) => Err(kind),
             Err(_) => Err(ErrorKind::RequestTimeout),
         };
+        break;
     }
     drop(lease);
     shared.recording.borrow_mut().outcome(&outcome);
