@@ -7,16 +7,23 @@
 //! writes them and reads the response itself, and `httparse` reads the head. Bodies are framed
 //! as RFC 9112 section 6 says: none for HEAD, 1xx, 204 and 304; chunked; Content-Length; or up
 //! to the end of the connection. TLS and HTTP/2 connections stay with hyper.
+//!
+//! The socket is not registered with the runtime's event loop: in a worker its responses are
+//! read on the worker's sweep (see `sweep`). Outside a worker a wait registers a duplicate of
+//! the socket with the runtime for that wait alone.
 
-use std::io;
+use std::io::{self, Write};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::checks::Checks;
 use super::exchange::{Body, Reply, Unsent, classify_io, verdict};
+use super::sweep::{Sweep, Token};
 use crate::record::ErrorKind;
 
 /// MAX_HEAD is the largest response head read; a longer one is a protocol error. (hyper's
@@ -29,10 +36,17 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// Conn is one open HTTP/1.1 connection and the bytes read from it and not yet used.
 pub struct Conn {
-    stream: TcpStream,
+    /// A non-blocking socket, not registered with the runtime.
+    socket: std::net::TcpStream,
     buf: Vec<u8>,
     /// Where the unused bytes in `buf` start.
     at: usize,
+    /// The worker's sweep this connection's responses are read on, when it has one.
+    swept: Option<(Rc<Sweep>, Token)>,
+    /// The kernel's stamp of the bytes last read, if it gave one.
+    received: Option<Instant>,
+    /// Set when a request has just been written: its response cannot be there yet.
+    just_sent: bool,
 }
 
 /// Framing is how a response body's end is found.
@@ -45,41 +59,61 @@ enum Framing {
 }
 
 impl Conn {
-    /// new wraps a connected socket.
-    pub fn new(stream: TcpStream) -> Conn {
-        Conn {
-            stream,
+    /// new takes over a connected socket.
+    pub fn new(stream: TcpStream) -> io::Result<Conn> {
+        Ok(Conn {
+            socket: stream.into_std()?,
             buf: Vec::with_capacity(READ_CHUNK),
             at: 0,
+            swept: None,
+            received: None,
+            just_sent: false,
+        })
+    }
+
+    /// sweep_on has this connection's responses read on `sweep`, the worker's; when the sweep
+    /// defers reads, the kernel is asked to stamp what the connection receives.
+    pub fn sweep_on(&mut self, sweep: &Rc<Sweep>) -> io::Result<()> {
+        if self.swept.is_some() {
+            return Ok(());
         }
+        if sweep.defers() {
+            let on: libc::c_int = 1;
+            // SAFETY: setting an int socket option on our own socket.
+            let rc = unsafe {
+                libc::setsockopt(
+                    self.socket.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_TIMESTAMPNS,
+                    (&raw const on).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let token = sweep.add(self.socket.as_raw_fd())?;
+        self.swept = Some((sweep.clone(), token));
+        Ok(())
     }
 
     /// is_closed says whether the target closed the connection (or sent something unasked)
-    /// while it sat idle. The runtime's readiness is asked first, so a quiet connection costs no
-    /// system call; `try_io` rather than a poll, because polls spend the task's cooperative
-    /// budget and would start answering "not ready" after a few dozen closed connections.
+    /// while it sat idle.
     pub fn is_closed(&self) -> bool {
-        let fd = self.stream.as_raw_fd();
-        let peeked = self.stream.try_io(Interest::READABLE, || {
-            let mut byte = 0u8;
-            // SAFETY: a one-byte peek into a byte we own, on our own socket, never blocking.
-            let n = unsafe {
-                libc::recv(
-                    fd,
-                    (&raw mut byte).cast(),
-                    1,
-                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n)
-            }
-        });
+        let mut byte = 0u8;
+        // SAFETY: a one-byte peek into a byte we own, on our own socket, never blocking.
+        let n = unsafe {
+            libc::recv(
+                self.socket.as_raw_fd(),
+                (&raw mut byte).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
         // Nothing to read is a quiet, healthy connection; the end of it (0), bytes nobody asked
         // for, or an error mean it cannot carry a request.
-        !matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        !(n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock)
     }
 
     /// exchange writes `request` (a whole HTTP/1.1 request) and reads the response to its end;
@@ -92,11 +126,16 @@ impl Conn {
     ) -> Result<Reply, Unsent> {
         self.buf.clear();
         self.at = 0;
-        match self.stream.write(request).await {
+        self.received = None;
+        match (&self.socket).write(request) {
             Ok(0) => return Err(Unsent(ErrorKind::ResetClosed)),
-            Err(e) => return Err(Unsent(classify_io(&e))),
-            Ok(n) if n < request.len() => {
-                if let Err(e) = self.stream.write_all(&request[n..]).await {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                return Err(Unsent(classify_io(&e)));
+            }
+            Ok(n) if n == request.len() => self.just_sent = true,
+            sent => {
+                let n = sent.unwrap_or(0);
+                if let Err(e) = self.write_rest(&request[n..]).await {
                     // The target may have answered before reading the whole request (a 413
                     // for a body too large, say) and closed: its answer, when it sent one, is
                     // the outcome, not the broken write.
@@ -108,9 +147,68 @@ impl Conn {
                     return Ok(reply);
                 }
             }
-            Ok(_) => {}
         }
         Ok(self.read_response(head_only, checks).await)
+    }
+
+    /// write_rest writes what one write could not, waiting for room by readiness: only large
+    /// requests get here.
+    async fn write_rest(&self, rest: &[u8]) -> io::Result<()> {
+        let mut probe = TcpStream::from_std(self.socket.try_clone()?)?;
+        probe.write_all(rest).await
+    }
+
+    /// readable waits until the socket may have something to read: for the worker's sweep when
+    /// it will look soon, else by readiness.
+    async fn readable(&self) -> io::Result<()> {
+        if let Some((sweep, token)) = &self.swept
+            && sweep.soon()
+        {
+            sweep.wait(*token).await;
+            return Ok(());
+        }
+        let probe = TcpStream::from_std(self.socket.try_clone()?)?;
+        probe.readable().await
+    }
+
+    /// recv reads what has arrived into the spare room of `buf`, without waiting, and keeps the
+    /// kernel's stamp of it when there is one.
+    fn recv(&mut self) -> io::Result<usize> {
+        let spare = self.buf.spare_capacity_mut();
+        let mut iov = libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: spare.len(),
+        };
+        // Room for one timestamp message, aligned for cmsghdr.
+        let mut control = [0u64; 8];
+        // SAFETY: an all-zero msghdr is a valid empty one; its pointers are set below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of_val(&control);
+        // SAFETY: msg points at a buffer and control space we own, valid for the call.
+        let n = unsafe { libc::recvmsg(self.socket.as_raw_fd(), &raw mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel initialised the first n bytes of the spare room.
+        unsafe { self.buf.set_len(self.buf.len() + n as usize) };
+        // SAFETY: walking the control messages the kernel wrote into `control`.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+        while !cmsg.is_null() {
+            // SAFETY: cmsg points at a complete control message header within `control`.
+            let header = unsafe { &*cmsg };
+            if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
+                // SAFETY: an SCM_TIMESTAMPNS message carries one timespec, maybe unaligned.
+                let stamp: libc::timespec =
+                    unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+                self.received = Some(monotonic(stamp));
+            }
+            // SAFETY: as above; returns null after the last message.
+            cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
+        }
+        Ok(n as usize)
     }
 
     async fn read_response(&mut self, head_only: bool, checks: &Checks) -> Reply {
@@ -138,6 +236,7 @@ impl Conn {
                     result,
                     reusable: reusable && keep_alive && in_step,
                     check_failure,
+                    received: self.received,
                 }
             }
             Err(kind) => Reply::failed(kind),
@@ -192,7 +291,22 @@ impl Conn {
             }
             self.buf.reserve(READ_CHUNK);
         }
-        self.stream.read_buf(&mut self.buf).await
+        if std::mem::take(&mut self.just_sent)
+            && let Some((sweep, token)) = &self.swept
+            && sweep.soon()
+        {
+            // A read now would almost always find nothing: wait for the sweep that sees the
+            // response (its bytes arrive after this point, so the edge-triggered set reports
+            // them).
+            sweep.wait(*token).await;
+        }
+        loop {
+            match self.recv() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable().await?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                done => return done,
+            }
+        }
     }
 
     /// take hands up to `n` unused bytes to the body, reading more first when there are none.
@@ -264,6 +378,29 @@ impl Conn {
             }
         }
     }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some((sweep, token)) = &self.swept {
+            sweep.remove(*token, self.socket.as_raw_fd());
+        }
+    }
+}
+
+/// monotonic turns a kernel receive stamp (CLOCK_REALTIME) into an `Instant`, by its age now.
+fn monotonic(stamp: libc::timespec) -> Instant {
+    let now = Instant::now();
+    let mut real = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &raw mut real) };
+    let nanos = |t: libc::timespec| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+    // A stamp from the future (the wall clock stepped back) is taken as now.
+    let age = u64::try_from(nanos(real) - nanos(stamp)).unwrap_or(0);
+    now.checked_sub(Duration::from_nanos(age)).unwrap_or(now)
 }
 
 /// parse_head parses a response head at the start of `bytes` (the answer to a HEAD request when

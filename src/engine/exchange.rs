@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -259,6 +260,9 @@ pub struct Reply {
     pub reusable: bool,
     /// Why a response check failed, for the report.
     pub check_failure: Option<String>,
+    /// When the response's last bytes reached this machine, as the kernel stamped them, if it
+    /// did: more exact than the moment the engine read them.
+    pub received: Option<Instant>,
 }
 
 impl Reply {
@@ -268,6 +272,7 @@ impl Reply {
             result: Err(kind),
             reusable: false,
             check_failure: None,
+            received: None,
         }
     }
 }
@@ -328,6 +333,7 @@ pub async fn send(
         result,
         reusable: true,
         check_failure,
+        received: None,
     })
 }
 

@@ -11,6 +11,7 @@ mod direct;
 mod exchange;
 mod pacer;
 mod pool;
+mod sweep;
 mod tls;
 mod worker;
 
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
 pub use pacer::Pacing;
 pub use pool::{Dialer, Sender, dialer_for};
+pub use sweep::DENSE_RATE;
 pub use worker::{Handover, thread_cpu_time};
 
 use crate::plan::Plan;

@@ -13,6 +13,7 @@
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,6 +28,7 @@ use tokio_rustls::TlsConnector;
 
 use super::direct::Conn;
 use super::exchange::classify_connect;
+use super::sweep::Sweep;
 use super::tls;
 use crate::plan::{HttpVersion, Transport};
 use crate::record::ErrorKind;
@@ -155,7 +157,7 @@ impl Dialer {
                 let sender = if self.http == HttpVersion::Http2 {
                     handshake(TokioIo::new(stream), true, self.flatten).await?
                 } else {
-                    Sender::Direct(Conn::new(stream))
+                    Sender::Direct(Conn::new(stream).map_err(|e| classify_connect(&e))?)
                 };
                 Ok(Opened {
                     sender,
@@ -244,6 +246,8 @@ pub struct Pool {
     keep_alive: bool,
     /// Paces new connections.
     limiter: DefaultDirectRateLimiter,
+    /// Where cleartext HTTP/1.1 connections have their responses read, when the worker sweeps.
+    sweep: Option<Rc<Sweep>>,
 }
 
 /// Lease is the right to send one request: a slot, and the connection it found if any.
@@ -296,6 +300,21 @@ impl Pool {
             max_streams: transport.max_streams.max(1),
             keep_alive: transport.keep_alive,
             limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            sweep: None,
+        }
+    }
+
+    /// sweep_on has the responses of cleartext HTTP/1.1 connections opened from now on read on
+    /// `sweep`, when the worker's pacer wakes.
+    pub fn sweep_on(&mut self, sweep: Rc<Sweep>) {
+        self.sweep = Some(sweep);
+    }
+
+    /// on_sweep puts a new connection on the pool's sweep, if it has one; a connection that
+    /// cannot be put there waits for its responses by readiness.
+    fn on_sweep(&self, sender: &mut Sender) {
+        if let (Some(sweep), Sender::Direct(conn)) = (&self.sweep, sender) {
+            let _ = conn.sweep_on(sweep);
         }
     }
 
@@ -374,7 +393,8 @@ impl Pool {
         if h2 {
             self.h2_opening.set(self.h2_opening.get() - 1);
         }
-        let opened = opened?;
+        let mut opened = opened?;
+        self.on_sweep(&mut opened.sender);
         if let Sender::H2(s) = &opened.sender
             && self.keep_alive
         {
@@ -429,8 +449,9 @@ impl Pool {
         let (mut opened, mut first_error) = (0, None);
         while let Some(r) = set.join_next().await {
             match r.expect("preopen tasks do not panic") {
-                Ok(o) => {
+                Ok(mut o) => {
                     opened += 1;
+                    self.on_sweep(&mut o.sender);
                     match o.sender {
                         s @ (Sender::Direct(_) | Sender::H1(_)) => self.idle.borrow_mut().push(s),
                         Sender::H2(s) => {

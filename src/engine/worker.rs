@@ -17,6 +17,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use super::exchange::{self, Prepared};
 use super::pacer::{Pacer, Pacing};
 use super::pool::{Dialer, Pool};
+use super::sweep::{DENSE_RATE, Sweep};
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
 use crate::schedule::{Arrival, Shard};
@@ -82,6 +83,8 @@ pub struct Setup {
 /// State shared by a worker's tasks (all on one thread).
 struct Shared {
     pool: Pool,
+    /// Where responses on cleartext HTTP/1.1 connections are read when the pacer wakes.
+    sweep: Option<Rc<Sweep>>,
     recording: RefCell<Recording>,
     in_flight: Cell<usize>,
     max_in_flight: usize,
@@ -116,13 +119,29 @@ pub fn run(setup: Setup) {
 async fn work(mut setup: Setup) {
     let limits = &setup.plan.limits;
     let (give_back, returned) = mpsc::unbounded_channel();
+    let mut pool = Pool::new(
+        setup.dialer.clone(),
+        &setup.plan.target.transport,
+        setup.connections,
+        setup.connect_rate,
+    );
+    let peak: f64 = (setup.plan.scenarios.iter())
+        .map(|s| {
+            s.stages
+                .iter()
+                .map(|st| st.from.max(st.to))
+                .fold(0.0, f64::max)
+        })
+        .sum();
+    let defers = peak / (setup.count as f64) < DENSE_RATE;
+    // Without a sweep (no epoll set to be had), every wait registers with the runtime.
+    let sweep = Sweep::new(defers).ok().map(Rc::new);
+    if let Some(s) = &sweep {
+        pool.sweep_on(s.clone());
+    }
     let shared = Rc::new(Shared {
-        pool: Pool::new(
-            setup.dialer.clone(),
-            &setup.plan.target.transport,
-            setup.connections,
-            setup.connect_rate,
-        ),
+        pool,
+        sweep,
         recording: RefCell::new(Recording::new(setup.layout.clone())),
         in_flight: Cell::new(0),
         max_in_flight: setup.max_in_flight,
@@ -155,6 +174,9 @@ async fn work(mut setup: Setup) {
         setup.handover.clone(),
         start,
     ));
+    if let Some(s) = shared.sweep.clone().filter(|s| !s.defers()) {
+        tokio::task::spawn_local(s.run_prompt());
+    }
     pace(&setup, &shared, start).await;
     drain(&shared, &mut setup.stop.clone()).await;
     ticker.abort();
@@ -180,12 +202,20 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
             None
         }
     };
+    let sweep = shared.sweep.as_deref();
     let mut due_in_a_row = 0u32;
     for (scenario, arrival) in shard {
         let intended = start + arrival.offset;
+        if let Some(s) = sweep {
+            s.expect(Some(intended));
+        }
         if Instant::now() < intended {
-            // Let the arrivals just released start before arming the timer: the syscall
-            // would otherwise be part of their dispatch lag.
+            // Let the arrivals just released start, and the responses that came in since the
+            // last wake be read, before arming the timer: the syscall would otherwise be part
+            // of their dispatch lag.
+            if let Some(s) = sweep {
+                s.sweep();
+            }
             tokio::task::yield_now().await;
             due_in_a_row = 0;
             tokio::select! {
@@ -197,6 +227,9 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
             // Behind schedule: release what is due, but let issued requests run now and then.
             due_in_a_row += 1;
             if due_in_a_row.is_multiple_of(64) {
+                if let Some(s) = sweep {
+                    s.sweep();
+                }
                 tokio::task::yield_now().await;
             }
         }
@@ -204,6 +237,10 @@ async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
             break;
         }
         dispatch(shared, plan, scenario, arrival, intended);
+    }
+    // No more wakes: exchanges still waiting for a response wait by readiness from now on.
+    if let Some(s) = sweep {
+        s.expect(None);
     }
 }
 
@@ -385,7 +422,13 @@ async fn issue(shared: &Rc<Shared>, job: Job) {
             exchange::send(&mut sender, prepared, plan, scenario as u64, arrival.index),
         )
         .await;
-        let done = Instant::now();
+        let finished = Instant::now();
+        // The kernel's stamp of when the response came in, when there is one: it may have been
+        // read a while later (see `sweep`).
+        let done = match &reply {
+            Ok(Ok(r)) => r.received.map_or(finished, |t| t.clamp(sent, finished)),
+            _ => finished,
+        };
         outcome.service_time = done - sent;
         outcome.latency = done - intended;
         outcome.result = match reply {
