@@ -61,6 +61,8 @@ fn answer(path: &str) -> (Vec<&'static [u8]>, Close) {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"],
             Close::Now,
         ),
+        // A body that ends with the connection, which closes 20 ms after the last byte.
+        "/slow-close" => (vec![b"HTTP/1.1 200 OK\r\n\r\nslow"], Close::After(20)),
         "/idle-close" => (
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
             Close::WhenIdle,
@@ -78,6 +80,8 @@ enum Close {
     Now,
     /// Keep the connection a moment after the response, then close it unasked.
     WhenIdle,
+    /// Close this many milliseconds after the response.
+    After(u64),
 }
 
 impl Scripted {
@@ -103,6 +107,20 @@ impl Scripted {
         Scripted { port, heads }
     }
 
+    /// fast_plan is `rate` arrivals a second for `duration` on up to `connections`: close
+    /// enough together (under 2 ms) that the engine reads responses on its pacer's wakes.
+    fn fast_plan(&self, path: &str, rate: f64, duration: Duration, connections: usize) -> Plan {
+        let mut plan = quick(
+            &format!("http://127.0.0.1:{}", self.port),
+            path,
+            rate,
+            duration,
+        );
+        plan.limits.connections = connections;
+        plan.preflight = false;
+        plan
+    }
+
     fn plan(&self, method: Method, path: &str, arrivals: u32) -> Plan {
         // 20 arrivals a second: 50 ms apart, so a connection closed "when idle" is closed
         // before the next arrival takes it.
@@ -119,6 +137,13 @@ impl Scripted {
         plan
     }
 }
+
+/// NEARLY_LATE is how long the server holds an answer to `/nearly-late`: just under the
+/// timeout of `a_response_in_before_the_timeout_is_no_timeout`.
+const NEARLY_LATE: Duration = Duration::from_micros(19_700);
+
+/// STALLED is set once the server has held its first answer to `/stall-once` for 20 ms.
+static STALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// serve answers requests on one connection until the client or the script closes it.
 fn serve(stream: TcpStream, heads: &Mutex<Vec<String>>) {
@@ -154,19 +179,31 @@ fn serve(stream: TcpStream, heads: &Mutex<Vec<String>>) {
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
         heads.lock().unwrap().push(head);
+        if path == "/nearly-late" {
+            std::thread::sleep(NEARLY_LATE);
+        }
+        if path == "/stall-once" && !STALLED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let (parts, close) = answer(&path);
-        for part in parts {
+        for (k, part) in parts.iter().enumerate() {
+            if k > 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             if writer.write_all(part).is_err() {
                 return;
             }
             writer.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(2));
         }
         match close {
             Close::Never => {}
             Close::Now => return,
             Close::WhenIdle => {
                 std::thread::sleep(Duration::from_millis(15));
+                return;
+            }
+            Close::After(ms) => {
+                std::thread::sleep(Duration::from_millis(ms));
                 return;
             }
         }
@@ -303,4 +340,49 @@ fn an_answer_before_the_whole_body_was_read_is_the_outcome() {
         "{:?}",
         s.error_kinds
     );
+}
+
+#[test]
+fn a_body_that_ends_with_the_connection_is_timed_at_the_close() {
+    // The close carries no receive stamp: the response ends when it is read, 20 ms after the
+    // body's last byte.
+    let server = Scripted::start();
+    let s = run(server.fast_plan("/slow-close", 600.0, Duration::from_millis(300), 40));
+    assert_eq!(s.successes, 180, "{:?}", s.error_kinds);
+    let service = common::ms(s.service_time_us.p50);
+    assert!(service >= 20.0, "service time p50 {service} ms");
+}
+
+#[test]
+fn a_response_in_before_the_timeout_is_no_timeout() {
+    // Answers come 19.7 ms after each request, the timeout is 20 ms, and at 510/s the engine
+    // reads responses on wakes 1.96 ms apart: most answers are still unread when the timeout
+    // fires, and must count as answered, not timed out.
+    let server = Scripted::start();
+    let mut plan = server.fast_plan("/nearly-late", 510.0, Duration::from_millis(500), 40);
+    plan.limits.timeout = Duration::from_millis(20);
+    let s = run(plan);
+    assert_eq!(s.requests, 255);
+    let timeouts = s.error_kinds.get("request_timeout").copied().unwrap_or(0);
+    // A busy machine can hold the server's answer past the timeout now and then.
+    eprintln!("{timeouts} of 255 timed out");
+    assert!(
+        timeouts < 25,
+        "{timeouts} of 255 timed out: {:?}",
+        s.error_kinds
+    );
+}
+
+#[test]
+fn arrivals_waiting_for_the_connection_do_not_wait_for_the_engine_to_read() {
+    // One connection at 600/s; the target holds its first answer for 20 ms, then answers at
+    // once. A dozen arrivals queue meanwhile. Were responses still read only on the pacer's
+    // wakes, one a wake, the backlog would never shrink and every later arrival would wait
+    // about 20 ms; read as they arrive while arrivals wait, it clears within milliseconds.
+    let server = Scripted::start();
+    let s = run(server.fast_plan("/stall-once", 600.0, Duration::from_secs(1), 1));
+    assert_eq!(s.successes, 600, "{:?}", s.error_kinds);
+    let latency = common::ms(s.latency_us.p50);
+    eprintln!("latency p50 {latency} ms");
+    assert!(latency < 5.0, "latency p50 {latency} ms");
 }

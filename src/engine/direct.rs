@@ -9,21 +9,22 @@
 //! to the end of the connection. TLS and HTTP/2 connections stay with hyper.
 //!
 //! The socket is not registered with the runtime's event loop: in a worker its responses are
-//! read on the worker's sweep (see `sweep`). Outside a worker a wait registers a duplicate of
-//! the socket with the runtime for that wait alone.
+//! read on the worker's sweep (see `sweep`). Outside a worker, or when the sweep will not look
+//! soon, a wait registers the socket with the runtime for that wait alone.
 
 use std::io::{self, Write};
 use std::ops::Range;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
 use super::checks::Checks;
 use super::exchange::{Body, Reply, Unsent, classify_io, verdict};
-use super::sweep::{Sweep, Token};
+use super::sweep::{Sweep, Token, has_bytes};
 use crate::record::ErrorKind;
 
 /// MAX_HEAD is the largest response head read; a longer one is a protocol error. (hyper's
@@ -47,6 +48,18 @@ pub struct Conn {
     received: Option<Instant>,
     /// Set when a request has just been written: its response cannot be there yet.
     just_sent: bool,
+    /// Set while a body that ends with the connection is read: its end has no stamp, so it is
+    /// read as soon as it comes.
+    prompt: bool,
+}
+
+/// Socket lends a connection's descriptor to the runtime for one wait; it does not own it.
+struct Socket(RawFd);
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
 }
 
 /// Framing is how a response body's end is found.
@@ -68,6 +81,7 @@ impl Conn {
             swept: None,
             received: None,
             just_sent: false,
+            prompt: false,
         })
     }
 
@@ -101,19 +115,9 @@ impl Conn {
     /// is_closed says whether the target closed the connection (or sent something unasked)
     /// while it sat idle.
     pub fn is_closed(&self) -> bool {
-        let mut byte = 0u8;
-        // SAFETY: a one-byte peek into a byte we own, on our own socket, never blocking.
-        let n = unsafe {
-            libc::recv(
-                self.socket.as_raw_fd(),
-                (&raw mut byte).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        // Nothing to read is a quiet, healthy connection; the end of it (0), bytes nobody asked
+        // Nothing to read is a quiet, healthy connection; the end of it, bytes nobody asked
         // for, or an error mean it cannot carry a request.
-        !(n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock)
+        has_bytes(self.socket.as_raw_fd())
     }
 
     /// exchange writes `request` (a whole HTTP/1.1 request) and reads the response to its end;
@@ -127,6 +131,7 @@ impl Conn {
         self.buf.clear();
         self.at = 0;
         self.received = None;
+        self.prompt = false;
         match (&self.socket).write(request) {
             Ok(0) => return Err(Unsent(ErrorKind::ResetClosed)),
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
@@ -153,22 +158,43 @@ impl Conn {
 
     /// write_rest writes what one write could not, waiting for room by readiness: only large
     /// requests get here.
-    async fn write_rest(&self, rest: &[u8]) -> io::Result<()> {
-        let mut probe = TcpStream::from_std(self.socket.try_clone()?)?;
-        probe.write_all(rest).await
+    async fn write_rest(&self, mut rest: &[u8]) -> io::Result<()> {
+        let waiter = self.register(Interest::WRITABLE)?;
+        while !rest.is_empty() {
+            let mut guard = waiter.writable().await?;
+            match guard.try_io(|_| (&self.socket).write(rest)) {
+                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(Ok(n)) => rest = &rest[n..],
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => {}
+            }
+        }
+        Ok(())
     }
 
     /// readable waits until the socket may have something to read: for the worker's sweep when
     /// it will look soon, else by readiness.
     async fn readable(&self) -> io::Result<()> {
         if let Some((sweep, token)) = &self.swept
+            && !self.prompt
             && sweep.soon()
         {
             sweep.wait(*token).await;
             return Ok(());
         }
-        let probe = TcpStream::from_std(self.socket.try_clone()?)?;
-        probe.readable().await
+        let waiter = self.register(Interest::READABLE)?;
+        let _ready = waiter.readable().await?;
+        Ok(())
+    }
+
+    /// register has the runtime watch the socket for `interest`, until what it returns is
+    /// dropped.
+    fn register(&self, interest: Interest) -> io::Result<AsyncFd<Socket>> {
+        // SAFETY: the descriptor is the connection's own and stays open while the returned
+        // watcher lives: it borrows `self`, and deregisters (without closing) when dropped.
+        unsafe { AsyncFd::register_with_interest(Socket(self.socket.as_raw_fd()), interest) }
+            .map_err(|e| e.into_parts().1)
     }
 
     /// recv reads what has arrived into the spare room of `buf`, without waiting, and keeps the
@@ -330,13 +356,19 @@ impl Conn {
         Ok(())
     }
 
+    /// read_to_close reads a body that ends with the connection. The close carries no stamp,
+    /// so it is waited for by readiness and timed when it is read.
     async fn read_to_close(&mut self, body: &mut Body) -> Result<(), ErrorKind> {
+        self.prompt = true;
         loop {
             if self.at < self.buf.len() {
                 self.take(u64::MAX, body).await?;
             }
             match self.fill().await {
-                Ok(0) => return Ok(()),
+                Ok(0) => {
+                    self.received = None;
+                    return Ok(());
+                }
                 Ok(_) => {}
                 Err(_) => return Err(ErrorKind::BodyRead),
             }

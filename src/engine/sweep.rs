@@ -47,6 +47,9 @@ pub struct Sweep {
     /// Set when a sweep that does not defer could not watch its set: exchanges then wait by
     /// readiness, each on its own.
     unwatched: Cell<bool>,
+    /// Set while arrivals wait for a connection: responses are then read as they arrive, since
+    /// a connection held by an unread response would make them wait for the engine.
+    pressed: Cell<bool>,
     /// Per token: the exchange waiting for its connection to be readable.
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<usize>>,
@@ -60,6 +63,8 @@ pub struct Sweep {
 struct Slot {
     /// Taken by the sweep that wakes it: a registered wait whose waker is gone is done.
     waker: Option<Waker>,
+    /// The connection's socket.
+    fd: RawFd,
 }
 
 /// Token names one connection in a sweep.
@@ -80,6 +85,7 @@ impl Sweep {
             epoll: unsafe { OwnedFd::from_raw_fd(fd) },
             defers,
             unwatched: Cell::new(false),
+            pressed: Cell::new(false),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             waiting: Cell::new(0),
@@ -98,6 +104,7 @@ impl Sweep {
                 slots.len() - 1
             }
         };
+        self.slots.borrow_mut()[token].fd = fd;
         let mut event = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: token as u64,
@@ -136,6 +143,15 @@ impl Sweep {
         }
     }
 
+    /// press says whether arrivals wait for a connection; while they do, waiting exchanges wait
+    /// by readiness.
+    pub fn press(&self, pressed: bool) {
+        self.pressed.set(pressed);
+        if pressed && self.defers && self.waiting.get() > 0 {
+            self.wake_all();
+        }
+    }
+
     /// wake_all wakes every waiting exchange.
     fn wake_all(&self) {
         for slot in self.slots.borrow_mut().iter_mut() {
@@ -149,9 +165,11 @@ impl Sweep {
         if !self.defers {
             return !self.unwatched.get();
         }
-        self.next
-            .get()
-            .is_some_and(|t| t.saturating_duration_since(Instant::now()) <= DEFER_MAX)
+        !self.pressed.get()
+            && self
+                .next
+                .get()
+                .is_some_and(|t| t.saturating_duration_since(Instant::now()) <= DEFER_MAX)
     }
 
     /// defers says whether reads wait for the pacer's wakes, timed by the kernel's stamps.
@@ -229,6 +247,21 @@ impl Sweep {
     }
 }
 
+/// has_bytes says whether socket `fd` has something to read (or has ended, or failed).
+pub fn has_bytes(fd: RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: a one-byte peek into a byte we own, never blocking.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    !(n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock)
+}
+
 /// wake wakes the exchange waiting on `slot`, if any.
 fn wake(slot: &mut Slot, waiting: &Cell<usize>) {
     if let Some(w) = slot.waker.take() {
@@ -252,6 +285,13 @@ impl Future for Wait<'_> {
         let mut slots = sweep.slots.borrow_mut();
         let slot = &mut slots[self.token.0];
         if self.registered && slot.waker.is_none() {
+            return Poll::Ready(());
+        }
+        if self.registered && has_bytes(slot.fd) {
+            // Polled again without a sweep: the exchange's timeout is up. A response that came
+            // in before it, unread only because no sweep looked yet, is not a timeout.
+            slot.waker = None;
+            sweep.waiting.set(sweep.waiting.get() - 1);
             return Poll::Ready(());
         }
         if !self.registered {
@@ -296,7 +336,7 @@ mod tests {
         assert!(!sweep.sweep(), "nothing arrived yet");
         assert!(poll(wait.as_mut()).is_pending());
         theirs.write_all(b"HTTP/1.1 200 OK\r\n").unwrap();
-        assert!(poll(wait.as_mut()).is_pending(), "bytes alone wake nobody");
+        assert_eq!(sweep.waiting.get(), 1, "bytes alone wake nobody");
         assert!(sweep.sweep());
         assert!(poll(wait.as_mut()).is_ready());
         assert_eq!(sweep.waiting.get(), 0);
@@ -346,5 +386,35 @@ mod tests {
             sweep.soon(),
             "its own readiness, not the pacer's wakes, ends the waits"
         );
+    }
+
+    #[test]
+    fn a_wait_polled_without_a_sweep_ends_when_bytes_are_there() {
+        // What a timeout does when it fires: the response is in, unread for want of a sweep.
+        let sweep = Sweep::new(true).unwrap();
+        let (mut theirs, ours) = UnixStream::pair().unwrap();
+        let token = sweep.add(ours.as_raw_fd()).unwrap();
+        sweep.expect(Some(Instant::now() + Duration::from_micros(100)));
+        let mut wait = pin!(sweep.wait(token));
+        assert!(poll(wait.as_mut()).is_pending());
+        assert!(poll(wait.as_mut()).is_pending(), "nothing to read yet");
+        theirs.write_all(b"HTTP/1.1 200 OK\r\n").unwrap();
+        assert!(poll(wait.as_mut()).is_ready());
+        assert_eq!(sweep.waiting.get(), 0);
+    }
+
+    #[test]
+    fn arrivals_waiting_for_a_connection_send_waits_to_readiness() {
+        let sweep = Sweep::new(true).unwrap();
+        let (_theirs, ours) = UnixStream::pair().unwrap();
+        let token = sweep.add(ours.as_raw_fd()).unwrap();
+        sweep.expect(Some(Instant::now() + Duration::from_micros(100)));
+        let mut wait = pin!(sweep.wait(token));
+        assert!(poll(wait.as_mut()).is_pending());
+        sweep.press(true);
+        assert!(poll(wait.as_mut()).is_ready());
+        assert!(!sweep.soon());
+        sweep.press(false);
+        assert!(sweep.soon());
     }
 }

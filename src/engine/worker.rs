@@ -315,6 +315,9 @@ fn dispatch(shared: &Rc<Shared>, plan: &Plan, scenario: usize, a: Arrival, inten
     } else {
         job.queued = Some(dispatched_now(shared, &job));
         shared.waiting.borrow_mut().push_back(job);
+        if let Some(s) = &shared.sweep {
+            s.press(true);
+        }
     }
 }
 
@@ -335,7 +338,13 @@ async fn work_through(shared: Rc<Shared>, job: Job) {
     let mut next = Some(job);
     while let Some(job) = next {
         issue(&shared, job).await;
-        next = shared.waiting.borrow_mut().pop_front();
+        let mut waiting = shared.waiting.borrow_mut();
+        next = waiting.pop_front();
+        if waiting.is_empty()
+            && let Some(s) = &shared.sweep
+        {
+            s.press(false);
+        }
     }
     shared.tasks.set(shared.tasks.get() - 1);
 }
