@@ -325,12 +325,19 @@ mod tests {
         wait.poll(&mut Context::from_waker(Waker::noop()))
     }
 
-    #[test]
-    fn a_wait_ends_at_the_first_sweep_after_bytes_arrive() {
+    /// one_connection is a deferring sweep watching one end of a socket pair, with the pacer
+    /// due to wake soon.
+    fn one_connection() -> (Sweep, UnixStream, UnixStream, Token) {
         let sweep = Sweep::new(true).unwrap();
-        let (mut theirs, ours) = UnixStream::pair().unwrap();
+        let (theirs, ours) = UnixStream::pair().unwrap();
         let token = sweep.add(ours.as_raw_fd()).unwrap();
         sweep.expect(Some(Instant::now() + Duration::from_micros(100)));
+        (sweep, theirs, ours, token)
+    }
+
+    #[test]
+    fn a_wait_ends_at_the_first_sweep_after_bytes_arrive() {
+        let (sweep, mut theirs, _ours, token) = one_connection();
         let mut wait = pin!(sweep.wait(token));
         assert!(poll(wait.as_mut()).is_pending());
         assert!(!sweep.sweep(), "nothing arrived yet");
@@ -344,10 +351,7 @@ mod tests {
 
     #[test]
     fn waits_end_when_the_pacer_stops_or_sleeps_long() {
-        let sweep = Sweep::new(true).unwrap();
-        let (_theirs, ours) = UnixStream::pair().unwrap();
-        let token = sweep.add(ours.as_raw_fd()).unwrap();
-        sweep.expect(Some(Instant::now() + Duration::from_micros(100)));
+        let (sweep, _theirs, _ours, token) = one_connection();
         let mut wait = pin!(sweep.wait(token));
         assert!(poll(wait.as_mut()).is_pending());
         sweep.expect(Some(Instant::now() + DEFER_MAX * 10));
@@ -359,10 +363,7 @@ mod tests {
 
     #[test]
     fn a_wait_given_up_is_no_longer_counted() {
-        let sweep = Sweep::new(true).unwrap();
-        let (_theirs, ours) = UnixStream::pair().unwrap();
-        let token = sweep.add(ours.as_raw_fd()).unwrap();
-        sweep.expect(Some(Instant::now()));
+        let (sweep, _theirs, ours, token) = one_connection();
         {
             let mut wait = pin!(sweep.wait(token));
             assert!(poll(wait.as_mut()).is_pending());
@@ -391,10 +392,7 @@ mod tests {
     #[test]
     fn a_wait_polled_without_a_sweep_ends_when_bytes_are_there() {
         // What a timeout does when it fires: the response is in, unread for want of a sweep.
-        let sweep = Sweep::new(true).unwrap();
-        let (mut theirs, ours) = UnixStream::pair().unwrap();
-        let token = sweep.add(ours.as_raw_fd()).unwrap();
-        sweep.expect(Some(Instant::now() + Duration::from_micros(100)));
+        let (sweep, mut theirs, _ours, token) = one_connection();
         let mut wait = pin!(sweep.wait(token));
         assert!(poll(wait.as_mut()).is_pending());
         assert!(poll(wait.as_mut()).is_pending(), "nothing to read yet");
@@ -405,10 +403,7 @@ mod tests {
 
     #[test]
     fn arrivals_waiting_for_a_connection_send_waits_to_readiness() {
-        let sweep = Sweep::new(true).unwrap();
-        let (_theirs, ours) = UnixStream::pair().unwrap();
-        let token = sweep.add(ours.as_raw_fd()).unwrap();
-        sweep.expect(Some(Instant::now() + Duration::from_micros(100)));
+        let (sweep, _theirs, _ours, token) = one_connection();
         let mut wait = pin!(sweep.wait(token));
         assert!(poll(wait.as_mut()).is_pending());
         sweep.press(true);
