@@ -61,6 +61,14 @@ fn answer(path: &str) -> (Vec<&'static [u8]>, Close) {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"],
             Close::Now,
         ),
+        // 1 MB: more than a loopback socket's receive buffer holds at first.
+        "/large" => (
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n",
+                LARGE.as_slice(),
+            ],
+            Close::Never,
+        ),
         // A body that ends with the connection, which closes 20 ms after the last byte.
         "/slow-close" => (vec![b"HTTP/1.1 200 OK\r\n\r\nslow"], Close::After(20)),
         "/idle-close" => (
@@ -142,6 +150,9 @@ impl Scripted {
 /// timeout of `a_response_in_before_the_timeout_is_no_timeout`.
 const NEARLY_LATE: Duration = Duration::from_micros(19_700);
 
+/// LARGE is the body of `/large`.
+static LARGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| vec![b'x'; 1_000_000]);
+
 /// STALLED is set once the server has held its first answer to `/stall-once` for 20 ms.
 static STALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -187,7 +198,7 @@ fn serve(stream: TcpStream, heads: &Mutex<Vec<String>>) {
         }
         let (parts, close) = answer(&path);
         for (k, part) in parts.iter().enumerate() {
-            if k > 0 {
+            if k > 0 && path != "/large" {
                 std::thread::sleep(Duration::from_millis(2));
             }
             if writer.write_all(part).is_err() {
@@ -385,4 +396,31 @@ fn arrivals_waiting_for_the_connection_do_not_wait_for_the_engine_to_read() {
     let latency = common::ms(s.latency_us.p50);
     eprintln!("latency p50 {latency} ms");
     assert!(latency < 5.0, "latency p50 {latency} ms");
+}
+
+#[test]
+fn responses_that_could_fill_the_socket_buffer_are_not_left_to_wait() {
+    // 1 MB answers at 600/s. Left unread until the pacer's next wake, each would fill the
+    // receive window and hold the target up for most of the 1.7 ms between wakes: the engine
+    // would slow the target it measures. After the first such response the request's answers
+    // are read as they come.
+    let server = Scripted::start();
+    let s = run(server.fast_plan("/large", 600.0, Duration::from_secs(1), 20));
+    assert_eq!(s.successes, 600, "{:?}", s.error_kinds);
+    let service = common::ms(s.service_time_us.p50);
+    eprintln!("service time p50 {service} ms");
+    assert!(service < 1.2, "service time p50 {service} ms");
+}
+
+#[test]
+fn a_close_already_in_when_read_is_not_timed_at_the_read() {
+    // The target answers and closes at once. Whether the close is read on the pacer's next
+    // wake (1.7 ms later at 600/s) or as it comes decides the service time, since the close has
+    // no stamp: after the first such answer the request's answers are read as they come.
+    let server = Scripted::start();
+    let s = run(server.fast_plan("/until-close", 600.0, Duration::from_secs(1), 20));
+    assert_eq!(s.successes, 600, "{:?}", s.error_kinds);
+    let service = common::ms(s.service_time_us.p50);
+    eprintln!("service time p50 {service} ms");
+    assert!(service < 1.0, "service time p50 {service} ms");
 }

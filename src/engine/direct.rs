@@ -14,7 +14,7 @@
 
 use std::io::{self, Write};
 use std::ops::Range;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
 use super::checks::Checks;
-use super::exchange::{Body, Reply, Unsent, classify_io, verdict};
+use super::exchange::{Body, ReadHints, Reply, Unsent, classify_io, verdict};
 use super::sweep::{Sweep, Token, has_bytes};
 use crate::record::ErrorKind;
 
@@ -48,17 +48,22 @@ pub struct Conn {
     received: Option<Instant>,
     /// Set when a request has just been written: its response cannot be there yet.
     just_sent: bool,
-    /// Set while a body that ends with the connection is read: its end has no stamp, so it is
-    /// read as soon as it comes.
+    /// Set when this exchange's response is read as it comes, not on the sweep: the request's
+    /// responses are large or end with the connection (`ReadHints`), or this one turned out to
+    /// end with the connection, whose close carries no stamp.
     prompt: bool,
+    /// Bytes read for the current exchange.
+    read_bytes: u64,
+    /// The kernel's count of segments this connection received out of order, as last read.
+    reordered: Option<u32>,
 }
 
 /// Socket lends a connection's descriptor to the runtime for one wait; it does not own it.
-struct Socket(RawFd);
+struct Socket<'a>(BorrowedFd<'a>);
 
-impl AsRawFd for Socket {
+impl AsRawFd for Socket<'_> {
     fn as_raw_fd(&self) -> RawFd {
-        self.0
+        self.0.as_raw_fd()
     }
 }
 
@@ -82,6 +87,8 @@ impl Conn {
             received: None,
             just_sent: false,
             prompt: false,
+            read_bytes: 0,
+            reordered: None,
         })
     }
 
@@ -106,6 +113,8 @@ impl Conn {
             if rc < 0 {
                 return Err(io::Error::last_os_error());
             }
+            // The count out-of-order segments are judged against (see `reordered`).
+            self.reordered();
         }
         let token = sweep.add(self.socket.as_raw_fd())?;
         self.swept = Some((sweep.clone(), token));
@@ -127,11 +136,25 @@ impl Conn {
         request: &[u8],
         head_only: bool,
         checks: &Checks,
+        reads: &ReadHints,
     ) -> Result<Reply, Unsent> {
         self.buf.clear();
         self.at = 0;
         self.received = None;
-        self.prompt = false;
+        self.prompt = !reads.defer();
+        self.read_bytes = 0;
+        let reply = self.send_and_read(request, head_only, checks).await?;
+        // Only a body that ends with the connection turns `prompt` on during the read.
+        reads.learn(self.read_bytes, self.prompt);
+        Ok(reply)
+    }
+
+    async fn send_and_read(
+        &mut self,
+        request: &[u8],
+        head_only: bool,
+        checks: &Checks,
+    ) -> Result<Reply, Unsent> {
         match (&self.socket).write(request) {
             Ok(0) => return Err(Unsent(ErrorKind::ResetClosed)),
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
@@ -190,11 +213,39 @@ impl Conn {
 
     /// register has the runtime watch the socket for `interest`, until what it returns is
     /// dropped.
-    fn register(&self, interest: Interest) -> io::Result<AsyncFd<Socket>> {
+    fn register(&self, interest: Interest) -> io::Result<AsyncFd<Socket<'_>>> {
         // SAFETY: the descriptor is the connection's own and stays open while the returned
-        // watcher lives: it borrows `self`, and deregisters (without closing) when dropped.
-        unsafe { AsyncFd::register_with_interest(Socket(self.socket.as_raw_fd()), interest) }
+        // watcher lives (it borrows `self`); the watcher deregisters it, without closing it,
+        // when dropped.
+        unsafe { AsyncFd::register_with_interest(Socket(self.socket.as_fd()), interest) }
             .map_err(|e| e.into_parts().1)
+    }
+
+    /// reordered says whether segments reached this connection out of order since it last
+    /// asked (or whether it cannot tell). Then the kernel's stamp may be too early: a segment
+    /// that arrived ahead of a lost or delayed one lends its earlier stamp to the data it is
+    /// merged with, so the response is timed when it is read instead.
+    fn reordered(&mut self) -> bool {
+        // SAFETY: an all-zero tcp_info is a valid value for the kernel to fill in.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `info`, which we own.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&raw mut info).cast(),
+                &raw mut len,
+            )
+        };
+        let known = std::mem::offset_of!(libc::tcp_info, tcpi_rcv_ooopack) + size_of::<u32>();
+        if rc < 0 || (len as usize) < known {
+            return true; // a kernel older than 5.4 does not count them
+        }
+        let count = info.tcpi_rcv_ooopack;
+        let before = self.reordered.replace(count);
+        before != Some(count)
     }
 
     /// recv reads what has arrived into the spare room of `buf`, without waiting, and keeps the
@@ -220,6 +271,7 @@ impl Conn {
         }
         // SAFETY: the kernel initialised the first n bytes of the spare room.
         unsafe { self.buf.set_len(self.buf.len() + n as usize) };
+        self.read_bytes += n as u64;
         // SAFETY: walking the control messages the kernel wrote into `control`.
         let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
         while !cmsg.is_null() {
@@ -258,6 +310,9 @@ impl Conn {
                 // Bytes after the response were not asked for: the connection is out of step
                 // with the target, and is not used again.
                 let in_step = self.at == self.buf.len();
+                if self.received.is_some() && self.reordered() {
+                    self.received = None;
+                }
                 Reply {
                     result,
                     reusable: reusable && keep_alive && in_step,
@@ -318,6 +373,7 @@ impl Conn {
             self.buf.reserve(READ_CHUNK);
         }
         if std::mem::take(&mut self.just_sent)
+            && !self.prompt
             && let Some((sweep, token)) = &self.swept
             && sweep.soon()
         {

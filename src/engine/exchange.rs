@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -31,8 +32,42 @@ pub struct Prepared {
     /// Whether the request asks the target to close the connection after it (RFC 9112
     /// section 9.6: the client then sends nothing more on it).
     asks_close: bool,
+    /// What this request's responses have shown about how to read them.
+    pub reads: ReadHints,
     /// What the response must meet.
     pub checks: Arc<Checks>,
+}
+
+/// ReadHints says whether a request's responses may be left for the worker's sweep (see
+/// `sweep`): not once one was too large to sit unread in a socket's buffer (the target would be
+/// held up by the engine), or ended with its connection (the close carries no receive stamp).
+/// Shared by the workers, and only ever set.
+#[derive(Debug, Default)]
+pub struct ReadHints(AtomicBool);
+
+impl Clone for ReadHints {
+    fn clone(&self) -> ReadHints {
+        ReadHints(AtomicBool::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+/// PROMPT_BYTES is the response size from which a request's responses are read as they arrive:
+/// a quarter of the smallest receive buffer Linux starts a loopback connection with (128 KiB),
+/// so a deferred response never fills the window and stalls the sender.
+pub const PROMPT_BYTES: u64 = 32 * 1024;
+
+impl ReadHints {
+    /// defer says whether responses may wait for a sweep.
+    pub fn defer(&self) -> bool {
+        !self.0.load(Ordering::Relaxed)
+    }
+
+    /// learn records a response of `bytes` bytes that did or did not end with its connection.
+    pub fn learn(&self, bytes: u64, ended_by_close: bool) {
+        if (bytes >= PROMPT_BYTES || ended_by_close) && self.defer() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Prepared {
@@ -95,6 +130,7 @@ impl Prepared {
         };
         Ok(Prepared {
             asks_close,
+            reads: ReadHints::default(),
             method: spec.method.clone(),
             headers,
             base_path: target.base_path.clone(),
@@ -295,7 +331,8 @@ pub async fn send(
         Sender::Direct(conn) => {
             let mut scratch = Vec::new();
             let wire = prepared.wire(&plan.vars, plan.seed, lane, index, &mut scratch);
-            let mut reply = conn.exchange(wire, prepared.is_head(), checks).await?;
+            let mut reply =
+                (conn.exchange(wire, prepared.is_head(), checks, &prepared.reads)).await?;
             reply.reusable &= !prepared.asks_close;
             return Ok(reply);
         }
