@@ -146,8 +146,9 @@ impl Sweep {
     /// press says whether arrivals wait for a connection; while they do, waiting exchanges wait
     /// by readiness.
     pub fn press(&self, pressed: bool) {
-        self.pressed.set(pressed);
-        if pressed && self.defers && self.waiting.get() > 0 {
+        // Only the change matters: while pressed, no exchange starts waiting for a sweep.
+        let was = self.pressed.replace(pressed);
+        if pressed && !was && self.defers && self.waiting.get() > 0 {
             self.wake_all();
         }
     }
