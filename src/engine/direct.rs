@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 
 use super::checks::Checks;
 use super::exchange::{Body, ReadHints, Reply, Unsent, classify_io, verdict};
-use super::sweep::{Sweep, Token, has_bytes};
+use super::sweep::{Sweep, Token, has_bytes, stamp_receipts};
 use crate::record::ErrorKind;
 
 /// MAX_HEAD is the largest response head read; a longer one is a protocol error. (hyper's
@@ -99,20 +99,7 @@ impl Conn {
             return Ok(());
         }
         if sweep.defers() {
-            let on: libc::c_int = 1;
-            // SAFETY: setting an int socket option on our own socket.
-            let rc = unsafe {
-                libc::setsockopt(
-                    self.socket.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_TIMESTAMPNS,
-                    (&raw const on).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if rc < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            stamp_receipts(self.socket.as_raw_fd())?;
             // The count out-of-order segments are judged against (see `reordered`).
             self.reordered();
         }
