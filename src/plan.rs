@@ -314,6 +314,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// peak_rate is the highest arrival rate any of its stages reaches (per second).
+    pub fn peak_rate(&self) -> f64 {
+        (self.stages.iter())
+            .map(|st| st.from.max(st.to))
+            .fold(0.0, f64::max)
+    }
+
     /// schedule builds this scenario's schedule; `lane` separates its draws from other scenarios'.
     pub fn schedule(&self, seed: u64, lane: u64) -> Schedule {
         Schedule::new(self.stages.clone(), self.arrivals, seed, lane)

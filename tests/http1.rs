@@ -384,15 +384,23 @@ fn a_response_in_before_the_timeout_is_no_timeout() {
     );
 }
 
+/// all_answered_at_600 runs one second at 600 arrivals a second (on wakes 1.7 ms apart, so
+/// responses are read on the pacer's wakes) on up to `connections`, and checks every arrival
+/// was answered.
+fn all_answered_at_600(path: &str, connections: usize) -> metronome::summary::Summary {
+    let server = Scripted::start();
+    let s = run(server.fast_plan(path, 600.0, Duration::from_secs(1), connections));
+    assert_eq!(s.successes, 600, "{:?}", s.error_kinds);
+    s
+}
+
 #[test]
 fn arrivals_waiting_for_the_connection_do_not_wait_for_the_engine_to_read() {
     // One connection at 600/s; the target holds its first answer for 20 ms, then answers at
     // once. A dozen arrivals queue meanwhile. Were responses still read only on the pacer's
     // wakes, one a wake, the backlog would never shrink and every later arrival would wait
     // about 20 ms; read as they arrive while arrivals wait, it clears within milliseconds.
-    let server = Scripted::start();
-    let s = run(server.fast_plan("/stall-once", 600.0, Duration::from_secs(1), 1));
-    assert_eq!(s.successes, 600, "{:?}", s.error_kinds);
+    let s = all_answered_at_600("/stall-once", 1);
     let latency = common::ms(s.latency_us.p50);
     eprintln!("latency p50 {latency} ms");
     assert!(latency < 5.0, "latency p50 {latency} ms");
@@ -404,9 +412,7 @@ fn responses_that_could_fill_the_socket_buffer_are_not_left_to_wait() {
     // receive window and hold the target up for most of the 1.7 ms between wakes: the engine
     // would slow the target it measures. After the first such response the request's answers
     // are read as they come.
-    let server = Scripted::start();
-    let s = run(server.fast_plan("/large", 600.0, Duration::from_secs(1), 20));
-    assert_eq!(s.successes, 600, "{:?}", s.error_kinds);
+    let s = all_answered_at_600("/large", 20);
     let service = common::ms(s.service_time_us.p50);
     eprintln!("service time p50 {service} ms");
     assert!(service < 1.2, "service time p50 {service} ms");
@@ -417,9 +423,7 @@ fn a_close_already_in_when_read_is_not_timed_at_the_read() {
     // The target answers and closes at once. Whether the close is read on the pacer's next
     // wake (1.7 ms later at 600/s) or as it comes decides the service time, since the close has
     // no stamp: after the first such answer the request's answers are read as they come.
-    let server = Scripted::start();
-    let s = run(server.fast_plan("/until-close", 600.0, Duration::from_secs(1), 20));
-    assert_eq!(s.successes, 600, "{:?}", s.error_kinds);
+    let s = all_answered_at_600("/until-close", 20);
     let service = common::ms(s.service_time_us.p50);
     eprintln!("service time p50 {service} ms");
     assert!(service < 1.0, "service time p50 {service} ms");

@@ -186,16 +186,20 @@ impl Conn {
     /// readable waits until the socket may have something to read: for the worker's sweep when
     /// it will look soon, else by readiness.
     async fn readable(&self) -> io::Result<()> {
-        if let Some((sweep, token)) = &self.swept
-            && !self.prompt
-            && sweep.soon()
-        {
-            sweep.wait(*token).await;
+        if let Some((sweep, token)) = self.deferred() {
+            sweep.wait(token).await;
             return Ok(());
         }
         let waiter = self.register(Interest::READABLE)?;
         let _ready = waiter.readable().await?;
         Ok(())
+    }
+
+    /// deferred is the sweep to wait for, when this read may wait for one: the connection is on
+    /// a sweep that will look soon, and the response is not one to read as it comes.
+    fn deferred(&self) -> Option<(&Sweep, Token)> {
+        let (sweep, token) = self.swept.as_ref()?;
+        (!self.prompt && sweep.soon()).then_some((&**sweep, *token))
     }
 
     /// register has the runtime watch the socket for `interest`, until what it returns is
@@ -360,14 +364,12 @@ impl Conn {
             self.buf.reserve(READ_CHUNK);
         }
         if std::mem::take(&mut self.just_sent)
-            && !self.prompt
-            && let Some((sweep, token)) = &self.swept
-            && sweep.soon()
+            && let Some((sweep, token)) = self.deferred()
         {
             // A read now would almost always find nothing: wait for the sweep that sees the
             // response (its bytes arrive after this point, so the edge-triggered set reports
             // them).
-            sweep.wait(*token).await;
+            sweep.wait(token).await;
         }
         loop {
             match self.recv() {

@@ -86,7 +86,7 @@ impl Sweep {
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Sweep {
             epoll,
-            _stamping: if defers { stamping()? } else { None },
+            _stamping: if defers { Some(stamping()?) } else { None },
             defers,
             unwatched: Cell::new(false),
             pressed: Cell::new(false),
@@ -276,7 +276,7 @@ pub fn stamp_receipts(fd: RawFd) -> io::Result<()> {
 /// stop, which stalls every core. With a connection per request (`--no-keep-alive`) that
 /// happened on nearly every request: connect time p50 48 µs without stamps, 135-142 µs with
 /// them, until this socket kept them wanted.
-fn stamping() -> io::Result<Option<OwnedFd>> {
+fn stamping() -> io::Result<OwnedFd> {
     // SAFETY: a plain syscall; the descriptor it returns is owned here.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -285,7 +285,7 @@ fn stamping() -> io::Result<Option<OwnedFd>> {
     // SAFETY: fd is a fresh descriptor nobody else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     stamp_receipts(socket.as_raw_fd())?;
-    Ok(Some(socket))
+    Ok(socket)
 }
 
 /// has_bytes says whether socket `fd` has something to read (or has ended, or failed).

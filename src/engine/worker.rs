@@ -18,7 +18,7 @@ use super::exchange::{self, Prepared};
 use super::pacer::{Pacer, Pacing};
 use super::pool::{Dialer, Pool};
 use super::sweep::{DENSE_RATE, Sweep};
-use crate::plan::Plan;
+use crate::plan::{Plan, Scenario};
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
 use crate::schedule::{Arrival, Shard};
 
@@ -125,14 +125,7 @@ async fn work(mut setup: Setup) {
         setup.connections,
         setup.connect_rate,
     );
-    let peak: f64 = (setup.plan.scenarios.iter())
-        .map(|s| {
-            s.stages
-                .iter()
-                .map(|st| st.from.max(st.to))
-                .fold(0.0, f64::max)
-        })
-        .sum();
+    let peak: f64 = setup.plan.scenarios.iter().map(Scenario::peak_rate).sum();
     let defers = peak / (setup.count as f64) < DENSE_RATE;
     // Without a sweep (no epoll set to be had), every wait registers with the runtime.
     let sweep = Sweep::new(defers).ok().map(Rc::new);
