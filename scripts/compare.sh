@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # compare.sh: metronome beside oha, hey (and wrk2 when present) and closed-loop wrk, at the same fixed
 # rates against the same nginx, on this machine. It is how README's comparison table is made; it
-# is not part of the test suite.
+# is not part of the test suite. A "punctual floor" row (scripts/punctual_floor.c, built with cc)
+# shows the least CPU per request any sender that wakes for every arrival pays here.
 #
 #   scripts/compare.sh                       # rates 10000 and 30000, 15 s each
 #   RATES="10000" DURATION=30s scripts/compare.sh
@@ -82,6 +83,11 @@ if ! command -v hey >/dev/null; then
   say "installing hey (Debian package)"
   apt_install hey || { say "cannot install hey: skipping its rows"; have_hey=0; }
 fi
+have_floor=1
+if ! command -v cc >/dev/null; then
+  say "installing gcc (Debian package) for the punctual floor"
+  apt_install gcc || { say "cannot install a C compiler: no punctual-floor row"; have_floor=0; }
+fi
 have_wrk2=0
 if command -v wrk2 >/dev/null; then
   have_wrk2=1
@@ -152,6 +158,12 @@ for _ in $(seq 100); do
   kill -0 "$nginx_pid" 2>/dev/null || { say "nginx failed to start:"; cat "$tmp/error.log" >&2; exit 1; }
   sleep 0.1
 done
+
+if [ "$have_floor" -eq 1 ] && ! cc -O2 -o "$tmp/punctual_floor" scripts/punctual_floor.c 2>"$tmp/cc.err"; then
+  say "cannot build scripts/punctual_floor.c: no punctual-floor row"
+  cat "$tmp/cc.err" >&2
+  have_floor=0
+fi
 
 # --- measuring --------------------------------------------------------------------------------
 # timed NAME CMD...: runs CMD pinned to the tool core under /usr/bin/time; stdout to
@@ -276,6 +288,23 @@ EOF
     fi
   fi
 
+  if [ "$have_floor" -eq 1 ]; then
+    name="floor-$R"
+    say "punctual floor at $R/s for $DURATION"
+    timed "$name" "$tmp/punctual_floor" 127.0.0.1 "$PORT" "$R" "$secs" "$CONNECTIONS"
+    read -r _ count _ answered _ skipped _ late50 _ late99 <"$tmp/$name.out" || true
+    if [ "${count:-0}" -gt 0 ]; then
+      per=$(us_per_request "$name" "$count")
+      cpu_per_req[$name]=$per
+      p50_of[$name]=""
+      behind=""
+      if [ "${late99%.*}" -gt 1000 ]; then behind="fell behind: "; fi
+      rows+=("punctual floor (C: sleep to each arrival, write, read what came)|$R|$(rate_of "$count")|$per||${behind}wakes late p50 ${late50} µs, p99 ${late99} µs; ${answered} answered; ${skipped} arrivals found every connection busy; measures no latency")
+    else
+      say "the punctual floor sent nothing: no row"
+    fi
+  fi
+
   if [ "$have_wrk2" -eq 1 ]; then
     name="wrk2-$R"
     say "wrk2 -R $R for $DURATION"
@@ -313,26 +342,32 @@ echo "|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do
   echo "| ${row//|/ | } |"
 done
-for peer in oha hey; do
+for peer in oha hey floor; do
   have_var="have_$peer"
   if [ "${!have_var}" -ne 1 ]; then continue; fi
   echo
-  echo "| metronome ÷ $peer | rate (/s) | CPU per request | p50 |"
-  echo "|---|---|---|---|"
+  if [ "$peer" = floor ]; then
+    echo "| metronome ÷ punctual floor | rate (/s) | CPU per request |"
+    echo "|---|---|---|"
+  else
+    echo "| metronome ÷ $peer | rate (/s) | CPU per request | p50 |"
+    echo "|---|---|---|---|"
+  fi
   for R in $RATES; do
     for pacing in "${pacings[@]}"; do
       m="metronome-$pacing-$R"
       o="$peer-$R"
       if [ -z "${cpu_per_req[$m]:-}" ] || [ -z "${cpu_per_req[$o]:-}" ]; then continue; fi
-      python3 - "$pacing" "$R" "${cpu_per_req[$m]}" "${cpu_per_req[$o]}" "${p50_of[$m]}" "${p50_of[$o]}" <<'EOF'
+      python3 - "$peer" "$pacing" "$R" "${cpu_per_req[$m]}" "${cpu_per_req[$o]}" "${p50_of[$m]}" "${p50_of[$o]}" <<'EOF'
 import sys
-pacing, rate, mc, oc, mp, op = sys.argv[1:]
+peer, pacing, rate, mc, oc, mp, op = sys.argv[1:]
 def ratio(a, b):
     try:
         return f"{float(a) / float(b):.2f}"
     except (ValueError, ZeroDivisionError):
         return "n/a"
-print(f"| --pacing {pacing} | {rate} | {ratio(mc, oc)} | {ratio(mp, op)} |")
+p50 = "" if peer == "floor" else f" {ratio(mp, op)} |"
+print(f"| --pacing {pacing} | {rate} | {ratio(mc, oc)} |{p50}")
 EOF
     done
   done
