@@ -10,7 +10,7 @@
 //! name = "load-50"              # optional; default: the file's stem
 //! seed = 1                      # optional, default 1 (non-negative integer)
 //! threads = 4                   # optional, 1..=1024; default: the number of available cores
-//! pacing = "default"            # or "precise": spin the last 200 µs before each arrival
+//! pacing = "default"            # "precise": spin the last 200 µs; "coarse": millisecond batches
 //! user_rate = 0.67              # requests/s per user; required if a stage uses users
 //! arrivals = "uniform"          # or "poisson"; default uniform; a scenario may override
 //!
@@ -2432,17 +2432,40 @@ path = "/health"
         crate::demo::DemoTls::generate().unwrap().cert_pem
     }
 
-    #[test]
-    fn the_documented_example_is_a_valid_plan() {
-        let doc: String = include_str!("plan_file.rs")
-            .lines()
-            .filter_map(|l| l.strip_prefix("//!"))
-            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+    /// first_toml_block is the first ```toml block of `lines`.
+    fn first_toml_block<'a>(lines: impl Iterator<Item = &'a str>) -> String {
+        lines
             .skip_while(|l| *l != "```toml")
             .skip(1)
             .take_while(|l| *l != "```")
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+    }
+
+    /// documented_example is the example plan in this module's documentation.
+    fn documented_example() -> String {
+        first_toml_block(
+            include_str!("plan_file.rs")
+                .lines()
+                .filter_map(|l| l.strip_prefix("//!"))
+                .map(|l| l.strip_prefix(' ').unwrap_or(l)),
+        )
+    }
+
+    #[test]
+    fn the_plan_format_page_shows_the_documented_example() {
+        let page = include_str!("../docs/plan-format.md");
+        assert_eq!(
+            first_toml_block(page.lines()),
+            documented_example(),
+            "docs/plan-format.md's example differs from the one at the top of src/plan_file.rs: \
+             copy that one (a unit test parses it) into the page"
+        );
+    }
+
+    #[test]
+    fn the_documented_example_is_a_valid_plan() {
+        let doc = documented_example();
         assert!(doc.contains("[[scenario.request]]"), "{doc}");
         let doc = doc.replace("${env:API_TOKEN}", "token");
         let dir = tempfile::tempdir().unwrap();
