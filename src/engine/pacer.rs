@@ -69,7 +69,10 @@ pub const SPARSE_EARLY: Duration = Duration::from_micros(40);
 /// quantile (each wake-up moves it by a fixed step, down when the wake-up came in under it and
 /// up otherwise, in the ratio that settles it on the quantile), so it follows the machine as it
 /// changes and costs two comparisons. Only dense waits (under `SPARSE`) feed it: a longer sleep
-/// wakes slower and has `SPARSE_EARLY` of its own.
+/// wakes slower and has `SPARSE_EARLY` of its own. A wait shorter than the estimate arms no timer
+/// and so teaches it nothing; each one lowers it a little instead (`unused`), or an estimate
+/// learned at a lower rate, longer than every wait at a higher one, would stay for the rest of
+/// the run and have the worker yield through every gap.
 #[derive(Debug, Default)]
 pub struct WakeLatency {
     ns: std::cell::Cell<u64>,
@@ -85,6 +88,12 @@ impl WakeLatency {
     /// early is how long before an intended time to arm the timer.
     pub fn early(&self) -> Duration {
         Duration::from_nanos(self.ns.get())
+    }
+
+    /// unused records a wait shorter than the estimate, for which no timer was armed.
+    pub fn unused(&self) {
+        self.ns
+            .set(self.ns.get().saturating_sub(Self::STEP_NS / 10));
     }
 
     /// saw records that one timer wake-up came `late` after it was due.
@@ -148,12 +157,15 @@ impl Pacer {
             Pacing::Coarse => deadline,
             Pacing::Precise => deadline.checked_sub(PRECISE_EARLY).unwrap_or(deadline),
         };
+        let learns = dense && self.mode == Pacing::Default;
         if wake > now {
             self.sleep_for(wake - now).await?;
-            if dense && self.mode == Pacing::Default {
+            if learns {
                 self.latency
                     .saw(Instant::now().saturating_duration_since(wake));
             }
+        } else if learns && deadline > now {
+            self.latency.unused();
         }
         while Instant::now() < deadline {
             // The timer can fire a hair early relative to Instant, and precise and default
@@ -224,6 +236,34 @@ mod tests {
             w.saw(Duration::from_millis(5));
         }
         assert_eq!(w.early(), SPARSE_EARLY);
+    }
+
+    #[test]
+    fn a_learned_latency_longer_than_the_gaps_comes_back_down() {
+        // A worker that learned a slow wake-up (40 µs: a 2,600/s stage's 380 µs sleeps wake
+        // slowly on a VM) and then paces arrivals 30 µs apart must come down to what the gaps
+        // allow; otherwise it arms no timer, learns nothing, and yields through every gap for
+        // the rest of the run. (Found by a review: 40 µs and no timer for a whole 6-s stage.)
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pacer = Pacer::new(Pacing::Default).unwrap();
+            for _ in 0..1_000 {
+                pacer.latency.saw(Duration::from_micros(60));
+            }
+            assert_eq!(pacer.latency.early(), SPARSE_EARLY);
+            let mut deadline = Instant::now();
+            for _ in 0..20_000 {
+                deadline += Duration::from_micros(30);
+                pacer.sleep_until(deadline).await.unwrap();
+            }
+            // Waits are at most 30 µs, so an estimate that follows them ends under that (plus
+            // one step up), whatever this machine's own wake-up latency.
+            let early = pacer.latency.early();
+            assert!(early < Duration::from_micros(31), "stuck at {early:?}");
+        });
     }
 
     #[test]
