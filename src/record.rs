@@ -305,7 +305,7 @@ impl Cell {
 /// StageCell holds the engine's own figures for one stage of one scenario.
 #[derive(Debug, Clone, Default)]
 pub struct StageCell {
-    /// How late the engine got to each arrival.
+    /// How late the engine got to each arrival it issued (dropped ones have none).
     pub dispatch_lag: Hist,
     /// From the engine getting to an arrival until a connection was free for it.
     pub queue_wait: Hist,
@@ -428,8 +428,13 @@ impl Recording {
     pub fn dispatched(&mut self, scenario: usize, stage: usize, lag: Duration, dropped: bool) {
         let s = &mut self.stages[self.layout.stage_cell(scenario, stage)];
         s.scheduled += 1;
-        s.dropped += u64::from(dropped);
-        self.clamped += u64::from(s.dispatch_lag.record(lag));
+        if dropped {
+            // A dropped arrival was never issued: like its latency, its lag is not a figure of
+            // the schedule kept (dropped promptly, it would count as on time).
+            s.dropped += 1;
+        } else {
+            self.clamped += u64::from(s.dispatch_lag.record(lag));
+        }
     }
 
     /// abandoned records an issued arrival that never got a connection before the run ended:
@@ -580,6 +585,7 @@ mod tests {
             ..ok.clone()
         });
         a.dispatched(0, 2, ms(1), false);
+        a.dispatched(0, 2, ms(1), true);
         let mut b = Recording::new(layout);
         b.merge(&a);
         b.merge(&a);
@@ -588,7 +594,10 @@ mod tests {
         assert_eq!(b.cell(1, 0, 0).errors.get(ErrorKind::Http5xx), 2);
         assert_eq!(b.cell(1, 0, 0).error_latency.count(), 2);
         assert_eq!(b.stage(1, 0).new_connections, 2);
-        assert_eq!(b.stage(0, 2).scheduled, 2);
+        assert_eq!(b.stage(0, 2).scheduled, 4);
+        assert_eq!(b.stage(0, 2).dropped, 2);
+        // The dropped arrivals were never issued: no dispatch lag for them.
+        assert_eq!(b.stage(0, 2).dispatch_lag.count(), 2);
         let (s, c) = b.totals();
         assert_eq!(c.requests(), 4);
         assert_eq!(s.connect.count(), 4);

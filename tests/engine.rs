@@ -122,6 +122,19 @@ fn the_in_flight_bound_drops_and_says_so() {
     assert_eq!(s.requests, 20);
     assert_eq!(s.dropped, 180);
     assert!(s.percentiles_are_lower_bounds);
+    // A dropped arrival was never issued: it has no dispatch lag, and the on-time share is
+    // over the 20 issued (dropped promptly, the 180 would otherwise count as on time).
+    assert_eq!(s.dispatch_lag_us.count, 20);
+    let kept = s
+        .criteria
+        .iter()
+        .find(|c| c.name == "schedule kept")
+        .unwrap();
+    assert!(
+        kept.detail.contains("of issued arrivals"),
+        "{}",
+        kept.detail
+    );
     let c = s
         .criteria
         .iter()
