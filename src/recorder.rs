@@ -171,29 +171,46 @@ impl Recorder {
         self.done.iter().all(|&d| d)
     }
 
-    /// longest_silence is the longest stretch after the target first answered in which it
-    /// answered nothing though at least `UNRESPONSIVE_MIN_ARRIVALS` arrivals came due (issued or
-    /// dropped: a full in-flight bound must not hide a dead target), with the number of arrivals
-    /// due in it. None when the target never answered.
-    pub fn longest_silence(&self) -> Option<(Duration, u64)> {
-        let first = self.intervals.iter().position(|i| i.answered > 0)?;
-        let mut best = (Duration::ZERO, 0);
-        let mut start_s = self.intervals[first].end_s;
+    /// longest_silence is the longest stretch in which the target answered nothing though at
+    /// least `UNRESPONSIVE_MIN_ARRIVALS` arrivals came due (issued or dropped: a full in-flight
+    /// bound must not hide a dead target): from the start of the run to its first answer, or
+    /// from one answer to the next. None when the target never answered.
+    pub fn longest_silence(&self) -> Option<Silence> {
+        self.intervals.iter().position(|i| i.answered > 0)?;
+        let mut best = Silence::default();
+        let mut start_s = 0.0;
         let mut issued = 0;
-        for i in &self.intervals[first + 1..] {
+        let mut answered_yet = false;
+        for i in &self.intervals {
             if i.answered > 0 {
                 start_s = i.end_s;
                 issued = 0;
+                answered_yet = true;
                 continue;
             }
             issued += i.scheduled;
             let span = Duration::from_secs_f64(i.end_s - start_s);
-            if issued >= UNRESPONSIVE_MIN_ARRIVALS && span > best.0 {
-                best = (span, issued);
+            if issued >= UNRESPONSIVE_MIN_ARRIVALS && span > best.span {
+                best = Silence {
+                    span,
+                    arrivals: issued,
+                    from_start: !answered_yet,
+                };
             }
         }
         Some(best)
     }
+}
+
+/// Silence is a stretch in which the target answered nothing.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Silence {
+    /// How long it lasted, to the whole interval.
+    pub span: Duration,
+    /// Arrivals that came due in it.
+    pub arrivals: u64,
+    /// True when it ran from the start of the run: the target had not answered yet.
+    pub from_start: bool,
 }
 
 #[cfg(test)]
@@ -222,7 +239,7 @@ mod tests {
             tick_dropping(&mut r, s as f64, 10, 10, 0);
         }
         tick_dropping(&mut r, 9.0, 0, 40, 0);
-        assert_eq!(r.longest_silence(), Some((Duration::from_secs(8), 70)));
+        assert_eq!(r.longest_silence(), Some(silence(8, 70, false)));
     }
 
     #[test]
@@ -235,6 +252,28 @@ mod tests {
             tick(&mut r, s as f64, 10, 0);
         }
         tick(&mut r, 10.0, 10, 5);
-        assert_eq!(r.longest_silence(), Some((Duration::from_secs(7), 70)));
+        assert_eq!(r.longest_silence(), Some(silence(7, 70, false)));
+    }
+
+    fn silence(secs: u64, arrivals: u64, from_start: bool) -> Silence {
+        Silence {
+            span: Duration::from_secs(secs),
+            arrivals,
+            from_start,
+        }
+    }
+
+    #[test]
+    fn a_target_silent_from_the_start_is_silent_too() {
+        // Answers (the preflight's, or none at all) before the schedule prove nothing: 8 s
+        // without an answer from the first arrival on is a silence like any other.
+        let mut r = Recorder::new(Arc::new(Layout::new(vec![(1, 1)])), 1);
+        for s in 1..=8 {
+            tick(&mut r, s as f64, 20, 0);
+        }
+        for s in 9..=12 {
+            tick(&mut r, s as f64, 20, 20);
+        }
+        assert_eq!(r.longest_silence(), Some(silence(8, 160, true)));
     }
 }

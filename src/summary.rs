@@ -619,13 +619,22 @@ fn engine_criteria(
             !facts.preflight_answered,
         )),
         None => {}
-        Some((silence, arrivals)) if silence >= UNRESPONSIVE_AFTER => out.push(criterion(
+        Some(s) if s.span >= UNRESPONSIVE_AFTER => out.push(criterion(
             "target answered",
             Failed,
-            format!(
-                "the target stopped answering for {:.0} s while {arrivals} arrivals were issued",
-                silence.as_secs_f64()
-            ),
+            if s.from_start {
+                format!(
+                    "the target answered nothing for the first {:.0} s of the run while {} arrivals were issued",
+                    s.span.as_secs_f64(),
+                    s.arrivals
+                )
+            } else {
+                format!(
+                    "the target stopped answering for {:.0} s while {} arrivals were issued",
+                    s.span.as_secs_f64(),
+                    s.arrivals
+                )
+            },
             false,
         )),
         Some(_) => out.push(criterion(
