@@ -605,6 +605,12 @@ async fn signal() {
 
 /// quick_plan turns quick-mode flags into a one-scenario, one-stage, one-request plan, and the
 /// demo target's settings when no URL was given.
+/// QUICK_WARN_ERROR_RATE is the error rate above which a quick run warns (the playbook's 1 %
+/// under normal load).
+const QUICK_WARN_ERROR_RATE: f64 = 0.01;
+/// QUICK_FAIL_ERROR_RATE is the error rate above which a quick run fails (the playbook's 5 %).
+const QUICK_FAIL_ERROR_RATE: f64 = 0.05;
+
 fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
     for (flag, given) in [
         ("--host", args.host.is_some()),
@@ -630,6 +636,14 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
         return Err(usage("--duration must be longer than zero, e.g. 30s"));
     }
     let method_text = args.method.as_deref().unwrap_or("GET");
+    if method_text.bytes().any(|b| b.is_ascii_lowercase()) {
+        // Methods are case-sensitive: `get` is a different (extension) method that servers
+        // answer with an error, as a plan file's `method` is refused for it.
+        return Err(usage(format!(
+            "--method `{method_text}`: methods are upper case; write --method {}",
+            method_text.to_ascii_uppercase()
+        )));
+    }
     let method = Method::from_bytes(method_text.as_bytes())
         .map_err(|_| usage(format!("--method `{method_text}` is not an HTTP method")))?;
     let mut headers = HeaderMap::new();
@@ -668,6 +682,10 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
     };
     let mut plan = Plan::quick(target, method, &path, rate, duration);
     let scenario = &mut plan.scenarios[0];
+    // A quick run has no plan to say what a good run is; the playbook's error-rate gates make
+    // one where every request failed not pass.
+    scenario.criteria[0].warn_error_rate = Some(QUICK_WARN_ERROR_RATE);
+    scenario.criteria[0].max_error_rate = Some(QUICK_FAIL_ERROR_RATE);
     scenario.requests[0].headers = headers;
     scenario.requests[0].body = Template::literal(args.body.as_deref().unwrap_or_default());
     scenario.arrivals = match args.arrivals.unwrap_or(Arrivals::Uniform) {

@@ -35,6 +35,10 @@ fn bad_flags_exit_2_before_anything_is_sent() {
             "method",
         ),
         (
+            &["--rate", "10", "--duration", "1s", "--method", "get"],
+            "upper case",
+        ),
+        (
             &[
                 "--rate",
                 "10",
@@ -64,6 +68,28 @@ fn bad_flags_exit_2_before_anything_is_sent() {
         0,
         "no connection was even opened"
     );
+}
+
+#[test]
+fn a_quick_run_whose_requests_all_fail_does_not_pass() {
+    // The demo target answers 404 to a path it does not serve: every request is an error, and
+    // the quick run's error-rate gate (fail above 5 %) fails the run.
+    let target = demo(DemoConfig::default());
+    let url = format!("{}/no-such-path", target.base_url());
+    let out = metronome(&[
+        "run",
+        "--url",
+        &url,
+        "--rate",
+        "20",
+        "--duration",
+        "1s",
+        "-q",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("FAIL  quick/constant: error rate"), "{text}");
+    assert!(target.stats().requests() >= 20);
 }
 
 #[test]
@@ -124,7 +150,8 @@ fn the_json_summary_has_every_field_and_adds_up() {
         "--json",
         path.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // 10 % errors is over the quick run's 5 % error-rate gate: the run fails, and says so.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = read_json(&path);
     for field in [
         "schema",

@@ -183,7 +183,7 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(w);
     let _ = writeln!(
         w,
-        "  engine      {:.2}% of arrivals on time (dispatch lag ≤ {} ms) · {} dropped · {} connections opened before the start, {} arrivals opened a new one",
+        "  engine      {:.2}% of issued arrivals on time (dispatch lag ≤ {} ms) · {} dropped · {} connections opened before the start, {} arrivals opened a new one",
         s.on_time_share * 100.0,
         s.on_time_bound_us / 1000,
         s.dropped,
