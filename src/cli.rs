@@ -632,6 +632,13 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
             "--rate {rate} must be a positive number of arrivals per second"
         )));
     }
+    if rate > crate::plan::MAX_RATE {
+        return Err(usage(format!(
+            "--rate {} is over {}/s, more than any machine sends (one core issues about 100,000/s); give a rate the machine can send",
+            crate::plan::rate_text(rate),
+            crate::plan::MAX_RATE
+        )));
+    }
     if duration.is_zero() {
         return Err(usage("--duration must be longer than zero, e.g. 30s"));
     }

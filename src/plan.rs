@@ -42,6 +42,20 @@ pub struct Plan {
     pub sla_classes: BTreeMap<String, SlaClass>,
 }
 
+/// MAX_RATE is the highest arrival rate a stage may ask for (arrivals per second, per scenario).
+/// It is far above what any machine sends (about 100,000/s per core), and it keeps a typo such
+/// as `rate = 1e12` from being a run that falls ever further behind and never ends.
+pub const MAX_RATE: f64 = 10_000_000.0;
+
+/// rate_text writes a rate the way it was most likely typed: 1e12 rather than its 13 digits.
+pub fn rate_text(rate: f64) -> String {
+    if rate < 1e12 {
+        format!("{rate}")
+    } else {
+        format!("{rate:e}")
+    }
+}
+
 impl Plan {
     /// quick builds a quick-mode plan: one scenario, one constant-rate stage, one request
     /// (`method` on `path`), default limits, preflight on, seed 1, one thread.

@@ -85,7 +85,9 @@
 //!
 //! # Meaning
 //!
-//! - `users` becomes a rate: users × user_rate (the scenario's, else the plan's).
+//! - `users` becomes a rate: users × user_rate (the scenario's, else the plan's). A stage asks
+//!   for at most 10,000,000 arrivals/s (far above what a machine sends: one core issues about
+//!   100,000/s), so a typo such as `rate = 1e12` is refused rather than run.
 //! - Criteria resolve field by field: the plan's `[criteria]`, then the scenario's, then the
 //!   stage's. `error_rate.warn` and `error_rate.fail` are separate fields, so a stage may change one
 //!   and keep the other; `sla` replaces the whole list (`sla = []` judges nothing).
@@ -1642,6 +1644,18 @@ fn stage(
             forms[0].first.span(),
             format!("stage `{name}`: users × user_rate is too large"),
             "state a smaller load",
+        ));
+    }
+    if from.max(to) > crate::plan::MAX_RATE {
+        return Err(ctx.err(
+            forms[0].first.span(),
+            format!(
+                "stage `{name}` asks for {}/s; a stage's rate is at most {}/s",
+                crate::plan::rate_text(from.max(to)),
+                crate::plan::MAX_RATE
+            ),
+            "one core issues about 100,000/s: state a rate the machines can send, or split \
+             the load over more machines",
         ));
     }
 

@@ -39,6 +39,10 @@ fn bad_flags_exit_2_before_anything_is_sent() {
             "upper case",
         ),
         (
+            &["--rate", "1e12", "--duration", "1s"],
+            "--rate 1e12 is over",
+        ),
+        (
             &[
                 "--rate",
                 "10",

@@ -117,6 +117,22 @@ path = "/"
         "`rate` is -5; it must be a finite number",
     ),
     case(
+        "a rate no machine sends",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+from = 0
+to = 1e12
+
+[[request]]
+name = "r"
+path = "/"
+"#,
+        4,
+        Some(8),
+        "stage `s` asks for 1e12/s; a stage's rate is at most 10000000/s",
+    ),
+    case(
         "non-finite ramp",
         r#"[[stage]]
 name = "s"
