@@ -1296,8 +1296,14 @@ fn rows_suffice(
                 v.span.clone(),
                 format!(
                     "variable `{}` reads `{}` in order, each row once, but scenario `{}` has \
-                     about {:.0} arrivals and the file has {} rows",
-                    v.name, v.file, s.name, expected, v.rows
+                     at least {} arrivals with this seed (about {:.0} on average) and the file \
+                     has {} rows",
+                    v.name,
+                    v.file,
+                    s.name,
+                    v.rows + 1,
+                    expected,
+                    v.rows
                 ),
                 "use order = \"cycle\" to start over after the last row, add rows, or shorten \
                  the stages",
@@ -2587,7 +2593,7 @@ check = { max_body = 1000 }
         assert_eq!((e.line, e.column), (3, 37), "{e}");
         assert!(
             e.message
-                .contains("scenario `main` has about 4 arrivals and the file has 3 rows"),
+                .contains("scenario `main` has at least 4 arrivals with this seed (about 4 on average) and the file has 3 rows"),
             "{e}"
         );
         assert!(e.help.contains("cycle"), "{e}");

@@ -1032,7 +1032,7 @@ path = "/u/{user.id}"
 "#,
         2,
         Some(37),
-        "has about 10 arrivals and the file has 2 rows",
+        "has at least 3 arrivals with this seed (about 10 on average) and the file has 2 rows",
     ),
     case(
         "a path whose data file values outgrow a request target",
