@@ -158,6 +158,14 @@ pub fn render(s: &Summary) -> String {
                 n.sla_verdict.map_or("-", verdict_word)
             );
         }
+        if s.by_name.iter().any(|n| n.sla_verdict.is_some()) {
+            // The row's percentiles and its verdict cover different spans: say so, or a p95
+            // far over target beside PASS reads as a contradiction.
+            let _ = writeln!(
+                w,
+                "  (percentiles over the whole run; SLA is the worst of this endpoint's stage verdicts below,\n   each judged per stage with its settle time left out)"
+            );
+        }
     }
     if s.by_stage.len() > 1 {
         let _ = writeln!(w);
