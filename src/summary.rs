@@ -543,11 +543,13 @@ fn plan_criteria(plan: &Plan, totals: &Recording) -> Vec<Criterion> {
                     );
                     let latency = cell.latency.histogram();
                     if latency.is_empty() {
+                        // Not one success: the endpoint kept no service level at all, however
+                        // small its share of the stage's error rate.
                         out.push(at(
                             name,
-                            Verdict::Warned,
+                            Verdict::Failed,
                             format!(
-                                "no successful response among {} requests to judge",
+                                "none of its {} requests succeeded, so none met the target",
                                 cell.requests()
                             ),
                             Some(&spec.name),

@@ -303,6 +303,22 @@ fn an_error_rate_over_the_stage_limit_fails() {
 }
 
 #[test]
+fn an_endpoint_with_no_success_fails_its_sla_whatever_the_error_rate_gate() {
+    // Error-rate gates that never trip, and every request fails: the SLA has no successful
+    // latency to read, and an endpoint that never answered well kept no service level.
+    let dir = tempfile::tempdir().unwrap();
+    let body = VERDICT_PLAN.replace(
+        "error_rate = { warn = 0.01, fail = 0.05 }",
+        "error_rate = { warn = 1, fail = 1 }",
+    );
+    let plan = write_plan(dir.path(), "all-errors.toml", &body);
+    let (code, out, v) = run_plan(&plan, &["--demo-error-rate", "1"]);
+    assert_eq!(verdict(&v), "failed", "{out}");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("none of its"), "{out}");
+}
+
+#[test]
 fn settle_time_is_left_out_of_the_criteria() {
     let dir = tempfile::tempdir().unwrap();
     // The demo target stalls for its first 1.5 s (stall 1500ms every 100 s): arrivals then wait
