@@ -152,9 +152,20 @@ async fn drive(
     shutdown: impl Future<Output = ()> + 'static,
     work_dir: Option<PathBuf>,
 ) -> Result<Summary, Failure> {
-    let addr = resolve(&plan).await?;
+    // Listening for Ctrl-C starts now, so it also ends the resolving and the preflight (which
+    // may wait seconds for a dead target): nothing has been sent then, so there is no report.
+    let mut shutdown = tokio::task::spawn_local(shutdown);
+    let before_start =
+        || Failure::NotValid("interrupted before the schedule started: nothing was sent".into());
+    let addr = tokio::select! {
+        addr = resolve(&plan) => addr?,
+        _ = &mut shutdown => return Err(before_start()),
+    };
     if plan.preflight {
-        preflight(&plan, addr).await?;
+        tokio::select! {
+            answered = preflight(&plan, addr) => answered?,
+            _ = &mut shutdown => return Err(before_start()),
+        }
     }
     let (stop_tx, stop_rx) = watch::channel(None);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -184,7 +195,6 @@ async fn drive(
     );
     let mut second = 0u64;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut shutdown = tokio::task::spawn_local(shutdown);
     let mut interrupted_at = None;
     loop {
         tokio::select! {

@@ -256,6 +256,46 @@ fn the_json_summary_has_every_field_and_adds_up() {
 }
 
 #[test]
+fn ctrl_c_during_the_preflight_ends_the_run_at_once() {
+    // A target that accepts connections and never answers keeps the preflight waiting for up
+    // to 5 s; Ctrl-C must not wait for that.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().take(8) {
+            held.push(c);
+        }
+    });
+    let child = Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args(["run", "--url", &format!("http://127.0.0.1:{port}/")])
+        .args(["--rate", "10", "--duration", "10s", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted before the schedule started"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "took {:?} after the signal",
+        signalled.elapsed()
+    );
+}
+
+#[test]
 fn ctrl_c_stops_the_schedule_and_still_writes_a_partial_summary() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("partial.json");
