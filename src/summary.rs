@@ -330,7 +330,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
     } else {
         on_time as f64 / dispatched as f64
     };
-    let mut criteria = engine_criteria(rec, &engine, &all, on_time_share, facts);
+    let mut criteria = engine_criteria(rec, &engine, &all, on_time_share, facts, duration);
     if plan.target.transport.tls && plan.target.transport.insecure {
         criteria.push(criterion(
             "TLS certificates verified",
@@ -590,6 +590,7 @@ fn engine_criteria(
     all: &Cell,
     on_time_share: f64,
     facts: &RunFacts,
+    schedule: Duration,
 ) -> Vec<Criterion> {
     use Verdict::*;
     let mut out = Vec::new();
@@ -674,10 +675,21 @@ fn engine_criteria(
         out.push(criterion(
             "run completed",
             Failed,
-            format!(
-                "interrupted {:.1} s into the schedule: results are partial",
-                at.as_secs_f64()
-            ),
+            if at > schedule {
+                // Every arrival had come due: what the interrupt cut short was the wait for
+                // responses in flight.
+                format!(
+                    "interrupted {:.1} s into the run, while waiting for responses after the {:.1} s schedule: results are partial",
+                    at.as_secs_f64(),
+                    schedule.as_secs_f64()
+                )
+            } else {
+                format!(
+                    "interrupted {:.1} s into the {:.1} s schedule: results are partial",
+                    at.as_secs_f64(),
+                    schedule.as_secs_f64()
+                )
+            },
             true,
         ));
     }
