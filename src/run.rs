@@ -275,6 +275,11 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
     let dialer = engine::dialer_for(addr, &plan.target, limit).map_err(Failure::Usage)?;
     let attempt = async {
         let opened = dialer.open().await.map_err(|f| match f.kind {
+            // With verification off, an untrusted certificate cannot be why: the server most
+            // likely does not speak TLS on that port (or not the HTTP version asked for).
+            ErrorKind::Tls if plan.target.transport.insecure => format!(
+                "could not connect to {url} ({addr}): the TLS handshake failed (tls_error) with certificate verification off: the server does not speak TLS on this port, or does not offer the HTTP version asked for; try http:// if it serves cleartext"
+            ),
             ErrorKind::Tls => format!(
                 "could not connect to {url} ({addr}): the TLS handshake failed (tls_error): the certificate is not trusted or does not match the host, or the server does not offer the HTTP version asked for; give the CA with ca_file (plan) / --ca-file, or --insecure to skip verification"
             ),

@@ -381,7 +381,16 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
             expected / duration.as_secs_f64()
         },
         achieved_rate: rate(issued, span),
-        completed_rate: rate(requests, facts.elapsed),
+        // Over the run's length, which is at least the schedule's unless it was interrupted: a
+        // drain that ends before the schedule does (its last arrival is due just before the
+        // end) would otherwise inflate the rate of a short run.
+        completed_rate: rate(
+            requests,
+            match facts.interrupted_at {
+                Some(_) => facts.elapsed,
+                None => facts.elapsed.max(duration),
+            },
+        ),
         on_time_share,
         on_time_bound_us: LAG_BOUND.as_micros() as u64,
         scheduled: engine.scheduled,

@@ -97,6 +97,29 @@ fn a_quick_run_whose_requests_all_fail_does_not_pass() {
 }
 
 #[test]
+fn the_completed_rate_of_a_short_run_is_over_its_schedule() {
+    // 2/s for 3 s: 6 arrivals, the last due at 2.5 s, so the drain ends near 2.5 s. Over that
+    // the rate would read 2.4/s, more than was asked; over the 3 s schedule it is 2.0/s.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short.json");
+    let out = metronome(&[
+        "run",
+        "--rate",
+        "2",
+        "--duration",
+        "3s",
+        "-q",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = read_json(&path);
+    assert_eq!(v["requests"], 6);
+    let completed = v["completed_rate"].as_f64().unwrap();
+    assert!(completed <= 2.0 + 1e-9, "completed {completed}/s");
+}
+
+#[test]
 fn a_dead_target_fails_preflight_with_exit_3_within_seconds() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
