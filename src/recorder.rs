@@ -176,7 +176,9 @@ impl Recorder {
     /// bound must not hide a dead target): from the start of the run to its first answer, or
     /// from one answer to the next. None when the target never answered.
     pub fn longest_silence(&self) -> Option<Silence> {
-        self.intervals.iter().position(|i| i.answered > 0)?;
+        if !self.intervals.iter().any(|i| i.answered > 0) {
+            return None;
+        }
         let mut best = Silence::default();
         let mut start_s = 0.0;
         let mut issued = 0;

@@ -238,17 +238,22 @@ mod tests {
         assert_eq!(w.early(), SPARSE_EARLY);
     }
 
+    /// on_runtime runs `f` on a current-thread runtime, as a worker's pacer runs.
+    fn on_runtime(f: impl std::future::Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f);
+    }
+
     #[test]
     fn a_learned_latency_longer_than_the_gaps_comes_back_down() {
         // A worker that learned a slow wake-up (40 µs: a 2,600/s stage's 380 µs sleeps wake
         // slowly on a VM) and then paces arrivals 30 µs apart must come down to what the gaps
         // allow; otherwise it arms no timer, learns nothing, and yields through every gap for
         // the rest of the run. (Found by a review: 40 µs and no timer for a whole 6-s stage.)
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        on_runtime(async {
             let pacer = Pacer::new(Pacing::Default).unwrap();
             for _ in 0..1_000 {
                 pacer.latency.saw(Duration::from_micros(60));
@@ -268,11 +273,7 @@ mod tests {
 
     #[test]
     fn it_never_wakes_early_and_is_finer_than_a_millisecond() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        on_runtime(async {
             let pacer = Pacer::new(Pacing::Default).unwrap();
             let mut lateness = Vec::new();
             for _ in 0..200 {

@@ -92,9 +92,12 @@ fn real_path(path: &Path) -> std::path::PathBuf {
 /// (the file it leads to is replaced), and a pipe, terminal or device (`/dev/stdout`, a named
 /// pipe) is written to directly: replacing those would lose the output.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-    let dangling = path.is_symlink() && std::fs::metadata(path).is_err();
-    if special || dangling {
+    // metadata follows links: it fails for a dangling one, which is written through too.
+    let direct = match std::fs::metadata(path) {
+        Ok(m) => !m.is_file(),
+        Err(_) => path.is_symlink(),
+    };
+    if direct {
         use std::io::Write;
         let mut f = OpenOptions::new()
             .write(true)
