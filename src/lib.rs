@@ -21,6 +21,7 @@ pub mod cli;
 pub mod demo;
 pub mod draw;
 pub mod engine;
+pub mod lateness;
 pub mod plan;
 pub mod plan_file;
 pub mod record;

@@ -15,19 +15,33 @@ fn cell(v: Option<u64>) -> String {
 }
 
 fn row(out: &mut String, label: &str, p: &Percentiles) {
+    marked_row(out, label, p, &[]);
+}
+
+/// marked_row writes a row whose percentiles named in `marked` (as in `lateness::PERCENTILES`)
+/// carry a `*`.
+fn marked_row(out: &mut String, label: &str, p: &Percentiles, marked: &[String]) {
     let mean = p
         .mean
         .map(|m| format_us(m.round() as u64))
         .unwrap_or_else(|| "-".into());
+    let c = |name: &str, v: Option<u64>| {
+        let mark = if v.is_some() && marked.iter().any(|m| m == name) {
+            "*"
+        } else {
+            ""
+        };
+        format!("{}{mark}", cell(v))
+    };
     let _ = writeln!(
         out,
         "  {label:<14}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}",
-        cell(p.p50),
-        cell(p.p90),
-        cell(p.p95),
-        cell(p.p99),
-        cell(p.p99_9),
-        cell(p.max),
+        c("p50", p.p50),
+        c("p90", p.p90),
+        c("p95", p.p95),
+        c("p99", p.p99),
+        c("p99_9", p.p99_9),
+        c("max", p.max),
         mean,
         p.count
     );
@@ -101,7 +115,7 @@ pub fn render(s: &Summary) -> String {
         "  {:<14}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}",
         "", "p50", "p90", "p95", "p99", "p99.9", "max", "mean", "count"
     );
-    row(w, "latency", &s.latency_us);
+    marked_row(w, "latency", &s.latency_us, &s.lateness.percentiles_touched);
     row(w, "service time", &s.service_time_us);
     row(w, "queue wait", &s.queue_wait_us);
     row(w, "connect", &s.connect_us);
@@ -118,6 +132,26 @@ pub fn render(s: &Summary) -> String {
             w,
             "  ! {} arrivals were dropped and have no latency: every percentile above is a lower bound",
             s.dropped
+        );
+    }
+    if s.lateness.late > 0 {
+        let _ = writeln!(
+            w,
+            "  {} {} of {} issued arrivals were dispatched more than {} late (the latest by {}){}",
+            if s.lateness.percentiles_touched.is_empty() {
+                "!"
+            } else {
+                "*"
+            },
+            s.lateness.late,
+            s.dispatch_lag_us.count,
+            format_us(s.on_time_bound_us),
+            format_us(s.lateness.max_lag_us),
+            if s.lateness.percentiles_touched.is_empty() {
+                ": too few to reach any latency percentile above"
+            } else {
+                ": latency marked * may be the engine's lateness rather than the target's"
+            }
         );
     }
     if s.by_name.len() > 1 || s.by_name.iter().any(|n| n.sla_class.is_some()) {
@@ -191,9 +225,10 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(w);
     let _ = writeln!(
         w,
-        "  engine      {:.2}% of issued arrivals on time (dispatch lag ≤ {} ms) · {} dropped · {} connections opened before the start, {} arrivals opened a new one",
+        "  engine      {:.2}% of issued arrivals on time (dispatch lag ≤ {} ms), {} late · {} dropped · {} connections opened before the start, {} arrivals opened a new one",
         s.on_time_share * 100.0,
         s.on_time_bound_us / 1000,
+        s.lateness.late,
         s.dropped,
         s.connections_opened_before_start,
         s.new_connections
