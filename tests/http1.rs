@@ -146,10 +146,6 @@ impl Scripted {
     }
 }
 
-/// NEARLY_LATE is how long the server holds an answer to `/nearly-late`: just under the
-/// timeout of `a_response_in_before_the_timeout_is_no_timeout`.
-const NEARLY_LATE: Duration = Duration::from_micros(19_700);
-
 /// LARGE is the body of `/large`.
 static LARGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| vec![b'x'; 1_000_000]);
 
@@ -190,9 +186,6 @@ fn serve(stream: TcpStream, heads: &Mutex<Vec<String>>) {
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
         heads.lock().unwrap().push(head);
-        if path == "/nearly-late" {
-            std::thread::sleep(NEARLY_LATE);
-        }
         if path == "/stall-once" && !STALLED.swap(true, std::sync::atomic::Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -366,22 +359,64 @@ fn a_body_that_ends_with_the_connection_is_timed_at_the_close() {
 
 #[test]
 fn a_response_in_before_the_timeout_is_no_timeout() {
-    // Answers come 19.7 ms after each request, the timeout is 20 ms, and at 510/s the engine
-    // reads responses on wakes 1.96 ms apart: most answers are still unread when the timeout
-    // fires, and must count as answered, not timed out.
-    let server = Scripted::start();
-    let mut plan = server.fast_plan("/nearly-late", 510.0, Duration::from_millis(500), 40);
-    plan.limits.timeout = Duration::from_millis(20);
-    let s = run(plan);
-    assert_eq!(s.requests, 255);
-    let timeouts = s.error_kinds.get("request_timeout").copied().unwrap_or(0);
-    // A busy machine can hold the server's answer past the timeout now and then.
-    eprintln!("{timeouts} of 255 timed out");
-    assert!(
-        timeouts < 25,
-        "{timeouts} of 255 timed out: {:?}",
-        s.error_kinds
-    );
+    // The timeout is 20 ms and the server answers 19.5 ms after each request arrived; at 510/s
+    // the engine reads responses on wakes 1.96 ms apart, and tokio's timer fires on a whole
+    // millisecond at or after the deadline: many answers are in but still unread when the
+    // timeout fires, and must count as answered, not timed out (were the socket not looked at
+    // when the timeout fires, a large share of them would time out).
+    //
+    // The server can be late itself (a thread woken milliseconds late on an idle virtual CPU, or
+    // not scheduled on a loaded one), so the test does not assume it kept its time: it keeps,
+    // for each answer, when the answer was in the client's socket, counted from the kernel's
+    // stamp of the request's arrival. Those in by 19.8 ms were in before the timeout fired:
+    // the engine takes its send time before it writes the request, and the stamp is taken as
+    // the write arrives, so the 0.2 ms left assume the engine's own step from taking its send
+    // time to the write takes less than that, as it does unless its thread is preempted just
+    // then. Only answers the server sent later may time out.
+    const TIMEOUT: Duration = Duration::from_millis(20);
+    const IN_TIME: Duration = Duration::from_micros(19_800);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let server = common::Stamped::start(Duration::from_micros(19_500));
+        let mut plan = quick(
+            &format!("http://127.0.0.1:{}", server.port),
+            "/",
+            510.0,
+            Duration::from_secs(1),
+        );
+        plan.limits.connections = 40;
+        plan.limits.timeout = TIMEOUT;
+        plan.preflight = false;
+        let s = run(plan);
+        assert_eq!(s.requests, 510);
+        let answered = server.answered.lock().unwrap().clone();
+        let in_time = answered.iter().filter(|&&a| a <= IN_TIME).count();
+        let timeouts = s.error_kinds.get("request_timeout").copied().unwrap_or(0) as usize;
+        eprintln!(
+            "try {tries}: {timeouts} of 510 timed out; {in_time} answered in time, {} later",
+            510 - in_time
+        );
+        // Only the 510 − in_time arrivals answered later may have timed out, with one spare for
+        // the engine preempted between its send time and its write. Were a response in but
+        // unread when the timeout fires counted as a timeout, some in-time answers would time
+        // out too (measured with that check removed from engine::sweep: 2-8 of 510 a run, the
+        // test failing 4 runs of 6; the engine usually sweeps before the timeout fires, so the
+        // race is rare): this catches such a regression most runs, if not every one.
+        assert!(
+            timeouts <= 510 - in_time + 1,
+            "{timeouts} of 510 timed out, but {in_time} were answered in time: {:?}",
+            s.error_kinds
+        );
+        // A machine so busy that few answers left the server in time tested little: try again.
+        if in_time >= 200 {
+            break;
+        }
+        assert!(
+            tries < 3,
+            "the server answered in time only {in_time} of 510 times in each of {tries} tries"
+        );
+    }
 }
 
 /// all_answered_at_600 runs one second at 600 arrivals a second (on wakes 1.7 ms apart, so

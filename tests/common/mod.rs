@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: real runs over loopback against the demo target.
 #![allow(dead_code)]
 
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::http::Method;
@@ -58,4 +61,140 @@ pub fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Stamped is an HTTP/1.1 server on loopback that answers every GET with `200 ok`, `hold` after
+/// the request arrived by the kernel's receive stamp of it, and keeps, for each answer, how long
+/// after that stamp the whole answer was in the client's socket: what the server really took,
+/// however late its own thread ran. The stamp is taken as the client's write arrives, so a
+/// client's service time (from just before its write to the answer's arrival) exceeds this only
+/// by the client's own step from taking its send time to the write.
+pub struct Stamped {
+    pub port: u16,
+    pub answered: Arc<Mutex<Vec<Duration>>>,
+}
+
+/// realtime_now is CLOCK_REALTIME, the clock of the kernel's receive stamps.
+fn realtime_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+}
+
+/// recv_stamped reads what socket `fd` has into `buf`, waiting for it, with the kernel's stamp
+/// (SO_TIMESTAMPNS, CLOCK_REALTIME) of when it arrived.
+fn recv_stamped(fd: std::os::fd::RawFd, buf: &mut [u8]) -> (usize, Option<Duration>) {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: an all-zero msghdr is a valid empty one; its pointers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&control);
+    // SAFETY: msg points at a buffer and control space we own, valid for the call.
+    let n = unsafe { libc::recvmsg(fd, &raw mut msg, 0) };
+    if n <= 0 {
+        return (0, None);
+    }
+    let mut stamp = None;
+    // SAFETY: walking the control messages the kernel wrote into `control`.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+    while !cmsg.is_null() {
+        // SAFETY: cmsg points at a complete control message header within `control`.
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
+            // SAFETY: an SCM_TIMESTAMPNS message carries one timespec, maybe unaligned.
+            let t: libc::timespec =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+            stamp = Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32));
+        }
+        // SAFETY: as above; returns null after the last message.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
+    }
+    (n as usize, stamp)
+}
+
+impl Stamped {
+    pub fn start(hold: Duration) -> Stamped {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let kept = answered.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let kept = kept.clone();
+                std::thread::spawn(move || Stamped::serve(stream, hold, &kept));
+            }
+        });
+        Stamped { port, answered }
+    }
+
+    /// url is the server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// answered_mean is the mean of what the server took per answer, in milliseconds.
+    pub fn answered_mean_ms(&self) -> f64 {
+        let a = self.answered.lock().unwrap();
+        a.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / a.len().max(1) as f64
+    }
+
+    fn serve(mut stream: TcpStream, hold: Duration, answered: &Mutex<Vec<Duration>>) {
+        use std::os::fd::AsRawFd;
+        let fd = stream.as_raw_fd();
+        let on: libc::c_int = 1;
+        // SAFETY: setting an int socket option on a socket we own.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        stream.set_nodelay(true).unwrap();
+        let mut pending = Vec::new();
+        let mut arrived = None;
+        let mut buf = [0u8; 4096];
+        loop {
+            let (n, stamp) = recv_stamped(fd, &mut buf);
+            if n == 0 {
+                return;
+            }
+            // The stamp of a request's first bytes: when the client wrote it.
+            arrived = arrived.or(stamp);
+            pending.extend_from_slice(&buf[..n]);
+            // GETs without a body, one at a time (the engine does not pipeline).
+            while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                pending.drain(..end + 4);
+                let arrived = arrived.take().expect("the kernel stamps what it receives");
+                // Sleep to just before the due time, then spin: a sleeping thread on an idle
+                // virtual CPU can wake milliseconds late, a running one does not.
+                let due = arrived + hold;
+                let spin = Duration::from_micros(300);
+                if let Some(wait) = due.checked_sub(realtime_now() + spin) {
+                    std::thread::sleep(wait);
+                }
+                while realtime_now() < due {
+                    std::hint::spin_loop();
+                }
+                if stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .is_err()
+                {
+                    return;
+                }
+                // On loopback the bytes are in the client's socket once the write returns.
+                answered.lock().unwrap().push(realtime_now() - arrived);
+            }
+        }
+    }
 }
