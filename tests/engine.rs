@@ -62,12 +62,18 @@ fn a_stalling_target_shows_in_latency_but_not_in_service_time() {
     let latency_p99 = ms(s.latency_us.p99);
     let service_p99 = ms(s.service_time_us.p99);
     eprintln!("latency p99 {latency_p99} ms, service time p99 {service_p99} ms");
+    // The target's timer never releases a stall early, so 15 % under 180 ms is room for the
+    // share's granularity only; above it there is room too for its timer waking late (a
+    // millisecond of tokio's timer, more on an idle virtual CPU) and a busy machine. A latency
+    // that left out the stall (timed from the send) would be near the service time.
     assert!(
-        within(latency_p99, 180.0, 0.15),
-        "latency p99 {latency_p99} ms, want 180 ± 15 %"
+        (180.0 * 0.85..180.0 * 1.25).contains(&latency_p99),
+        "latency p99 {latency_p99} ms, want 180 − 15 % … + 25 %"
     );
+    // Under 2 ms on an idle machine, about 3 on a loaded one: a service time that took in the
+    // wait in our queue would be near the latency, 180 ms.
     assert!(
-        service_p99 < 20.0,
+        service_p99 < 50.0,
         "service time p99 {service_p99} ms should stay far below the stall"
     );
     assert!(
@@ -81,8 +87,14 @@ fn a_stalling_target_shows_in_latency_but_not_in_service_time() {
 fn an_overloaded_target_makes_latency_grow_as_queueing_predicts() {
     // The target serves one request at a time in 50 ms (capacity 20/s); arrivals come at 30/s
     // for 3 s (90 arrivals). The target is never idle once it starts, so request i completes at
-    // (i + 1) × 50 ms and arrived at i / 30 s: latency_i = 50 + i × (50 − 33.3) ms. The median
-    // (i = 45) is about 800 ms, the last (i = 89) about 1,533 ms.
+    // (i + 1) × h and arrived at i / 30 s: latency_i = (i + 1) × h − i × 33.3 ms, where h is
+    // the time the target takes per request. That is 50 ms as configured, plus however late its
+    // timer wakes it (a millisecond of tokio's timer, and on an idle virtual CPU several more),
+    // and each late wake delays every request behind it: so h is read from the run itself,
+    // from the last arrival's latency (max = 90 h − 2,967 ms), and the median (i = 45,
+    // 46 h − 1,500 ms; about 800 ms at 50 ms) must follow from it as queueing predicts. A
+    // generator that waited for responses (closed loop) would see about 50 ms each, and h read
+    // from that would be far under 50 ms.
     let target = demo(DemoConfig {
         latency: Duration::from_millis(50),
         concurrency: Some(1),
@@ -93,17 +105,18 @@ fn an_overloaded_target_makes_latency_grow_as_queueing_predicts() {
     let s = run(plan);
     let p50 = ms(s.latency_us.p50);
     let max = ms(s.latency_us.max);
-    eprintln!("overload: p50 {p50} ms (want ~800), max {max} ms (want ~1533)");
+    let h = (max + 89.0 * 100.0 / 3.0) / 90.0;
+    let want_p50 = 46.0 * h - 1500.0;
+    eprintln!("overload: p50 {p50} ms (want ~{want_p50:.0}), max {max} ms: {h:.2} ms a request");
     assert_eq!(s.requests, 90);
     assert_eq!(s.dropped, 0, "below the in-flight bound nothing is dropped");
+    // Never faster than configured; a target more than 20 % slower than that is not one whose
+    // timer is late but a measurement gone wrong.
     assert!(
-        within(p50, 50.0 + 45.0 * (50.0 - 100.0 / 3.0), 0.15),
-        "p50 {p50}"
+        (50.0..60.0).contains(&h),
+        "{h:.2} ms a request (max {max} ms)"
     );
-    assert!(
-        within(max, 50.0 + 89.0 * (50.0 - 100.0 / 3.0), 0.15),
-        "max {max}"
-    );
+    assert!(within(p50, want_p50, 0.1), "p50 {p50}, want {want_p50:.0}");
 }
 
 #[test]
