@@ -2616,12 +2616,15 @@ check = { max_body = 1000 }
     #[test]
     fn a_million_row_data_file_loads_quickly() {
         let dir = tempfile::tempdir().unwrap();
+        // Writing the file is the yardstick of how fast this machine (and build) is right now.
+        let writing = std::time::Instant::now();
         let mut csv = String::with_capacity(64 << 20);
         csv.push_str("id,email,name\n");
         for i in 0..1_000_000 {
             csv.push_str(&format!("{i},user{i}@example.com,\"Doe, J{i}\"\n"));
         }
         std::fs::write(dir.path().join("users.csv"), &csv).unwrap();
+        let wrote = writing.elapsed();
         let plan = "[vars]\nuser = { csv = \"users.csv\", order = \"random\" }\n\
                     [[stage]]\nname = \"s\"\nduration = \"1s\"\nrate = 1\n\
                     [[request]]\nname = \"r\"\npath = \"/u/{user.id}?e={user.email}\"\n";
@@ -2630,7 +2633,7 @@ check = { max_body = 1000 }
             .unwrap_or_else(|e| panic!("{e}"));
         let took = started.elapsed();
         println!(
-            "1,000,000 rows ({} MB) loaded in {took:?}",
+            "1,000,000 rows ({} MB) loaded in {took:?}, written in {wrote:?}",
             csv.len() / 1_000_000
         );
         let Some(VarSource::Csv { data, .. }) = loaded.plan.vars.get("user") else {
@@ -2638,7 +2641,13 @@ check = { max_body = 1000 }
         };
         assert_eq!(data.rows(), 1_000_000);
         assert_eq!(data.field(999_999, 2), "Doe, J999999");
-        assert!(took < Duration::from_secs(5), "{took:?}");
+        // About 1.3 s in a debug build here, 5-7 times the writing; on a busy machine both slow
+        // down alike. A loader 5 times slower than today, or worse than linear, still fails.
+        let bound = (wrote * 25).max(Duration::from_secs(5));
+        assert!(
+            took < bound,
+            "{took:?} (bound {bound:?}, written in {wrote:?})"
+        );
     }
 
     #[test]
