@@ -435,10 +435,12 @@ fn arrivals_waiting_for_the_connection_do_not_wait_for_the_engine_to_read() {
     // once. A dozen arrivals queue meanwhile. Were responses still read only on the pacer's
     // wakes, one a wake, the backlog would never shrink and every later arrival would wait
     // about 20 ms; read as they arrive while arrivals wait, it clears within milliseconds.
+    // Seen 0.03-0.08 ms, idle or loaded; the bound is half the 20 ms the regression gives
+    // (more if the server's 20 ms sleep ends late), room enough for a busy machine.
     let s = all_answered_at_600("/stall-once", 1);
     let latency = common::ms(s.latency_us.p50);
     eprintln!("latency p50 {latency} ms");
-    assert!(latency < 5.0, "latency p50 {latency} ms");
+    assert!(latency < 10.0, "latency p50 {latency} ms");
 }
 
 #[test]
