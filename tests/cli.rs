@@ -345,18 +345,25 @@ impl StderrLines {
 #[test]
 fn ctrl_c_during_the_preflight_ends_the_run_at_once() {
     // A target that accepts connections and never answers keeps the preflight waiting for up
-    // to 5 s; Ctrl-C must not wait for that. The signal is sent once this listener has accepted
-    // the preflight's connection, so the run is inside its preflight (and has installed its
-    // handler: it listens for Ctrl-C from before it resolves the target), however long the
-    // binary took to start on a busy machine.
+    // to 5 s; Ctrl-C must not wait for that. The signal is sent once this listener has read the
+    // preflight's request, so the run is inside its preflight with its Ctrl-C handler in place,
+    // however long the binary took to start on a busy machine.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (accepted_tx, accepted) = std::sync::mpsc::channel();
+    let (asked_tx, asked) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for c in listener.incoming().take(8) {
+            let Ok(c) = c else { continue };
+            // The request's head, not only the connection: the run may connect before it first
+            // polls its Ctrl-C handler into place, but it sends only on a later turn.
+            let mut head = BufReader::new(c.try_clone().unwrap());
+            let mut line = String::new();
+            while head.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let _ = asked_tx.send(());
             held.push(c);
-            let _ = accepted_tx.send(());
         }
     });
     let mut child = Command::new(env!("CARGO_BIN_EXE_metronome"))
@@ -366,11 +373,11 @@ fn ctrl_c_during_the_preflight_ends_the_run_at_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let waited = accepted.recv_timeout(Duration::from_secs(30));
+    let waited = asked.recv_timeout(Duration::from_secs(30));
     if waited.is_err() {
         let _ = child.kill();
     }
-    waited.expect("the preflight connects within 30 s");
+    waited.expect("the preflight asks within 30 s");
     let signalled = Instant::now();
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
