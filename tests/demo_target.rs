@@ -401,8 +401,9 @@ async fn concurrency_one_serves_requests_one_after_another() {
     // One at a time, the i-th answer cannot come before (i + 1) × 50 ms: that catches requests
     // served side by side. Each 50 ms wait can end late (tokio's millisecond timer, a thread
     // woken late on an idle virtual CPU, a busy machine), and every late end delays the ones
-    // queued behind it, so the upper bound grows by 25 ms a request: it still fails a request
-    // that waited twice, or waited for one ahead of it that was already answered.
+    // queued behind it, so the upper bound grows by 25 ms a request; and this test's own task
+    // may see an answer late on a loaded machine (seen 30-40 ms with both cores busy), 50 ms
+    // more. It still fails requests that each waited twice (400 ms for the fourth).
     for (i, done) in finished.iter().enumerate() {
         let expected = ms(50 * (i as u64 + 1));
         assert!(
@@ -410,7 +411,7 @@ async fn concurrency_one_serves_requests_one_after_another() {
             "request {i} done at {done:?}: {finished:?}"
         );
         assert!(
-            *done < expected + ms(25 * (i as u64 + 1)),
+            *done < expected + ms(25 * (i as u64 + 1) + 50),
             "request {i} done at {done:?}: {finished:?}"
         );
     }
