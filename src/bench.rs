@@ -2,7 +2,8 @@
 //!
 //! First the machine's timer floor: how late a bare loop wakes when it sleeps to absolute
 //! deadlines (`clock_nanosleep`, 1 ns timer slack) and when it spins, at the bench's rates — what
-//! precision this machine allows at all. Then real runs against a minimal target (the demo
+//! precision this machine allows at all. Then the engine at a sparse rate (20/s) beside a bare
+//! sleeping loop at that rate, where an idle vCPU's slow wake-ups show. Then real runs against a minimal target (the demo
 //! target on its own thread, or `--url`), stepping the rate up until the schedule no longer
 //! holds, each step with its dispatch lag beside the floor, the CPU the engine's worker threads
 //! used per request (from their own CPU clocks, so the in-process target's work is not
@@ -68,6 +69,26 @@ pub struct Floor {
     pub sleep_cpu_us_per_wake: f64,
 }
 
+/// SPARSE_RATE is the rate at which the bench sets the engine's sparse-arrival pacing beside a
+/// bare sleeping loop: a quick run's, where a thread sleeps 50 ms between arrivals and the host
+/// may deschedule its idle vCPU meanwhile.
+pub const SPARSE_RATE: f64 = 20.0;
+
+/// Sparse is the engine's dispatch lag at `SPARSE_RATE` beside a bare sleeping loop's lateness
+/// at the same rate, measured one after the other.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sparse {
+    pub rate: f64,
+    /// How late a bare loop sleeping to absolute deadlines woke.
+    pub bare_loop: Lateness,
+    /// CPU time the bare loop's thread used per wake-up.
+    pub bare_loop_cpu_us_per_wake: f64,
+    /// The engine's dispatch lag, default pacing or `--pacing`, one worker thread.
+    pub engine: Lateness,
+    /// CPU time the engine's worker thread used per arrival.
+    pub engine_cpu_us_per_request: f64,
+}
+
 /// Step is one rate of the bench.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
@@ -91,6 +112,8 @@ pub struct Report {
     pub pacing: Pacing,
     pub step_duration_s: f64,
     pub floor: Vec<Floor>,
+    /// The engine at a sparse rate beside a bare loop.
+    pub sparse: Sparse,
     /// One climb of the rates per thread count: the throughput curve over threads.
     pub curves: Vec<Curve>,
 }
@@ -239,6 +262,7 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
         (None, Some(t)) => format!("{}/health", t.base_url()),
         (None, None) => unreachable!("a target is either given or started"),
     };
+    let sparse = sparse(settings, &url)?;
     println!(
         "\nsteps against {url} (a step holds when achieved ≥ {:.1} % of target and dispatch lag p99 ≤ {} ms):",
         HOLD_SHARE * 100.0,
@@ -275,6 +299,7 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
         pacing: settings.pacing,
         step_duration_s: settings.duration.as_secs_f64(),
         floor: floors,
+        sparse,
         curves,
     })
 }
@@ -334,6 +359,72 @@ pub fn midpoint(held: f64, broken: f64) -> Option<f64> {
     (rounded > held && rounded < broken).then_some(rounded)
 }
 
+/// sparse measures a bare sleeping loop and then the engine at `SPARSE_RATE`, for the step
+/// length (at least 20 arrivals), and prints them side by side.
+fn sparse(settings: &Settings, url: &str) -> Result<Sparse, Failure> {
+    let d = settings
+        .duration
+        .max(Duration::from_secs_f64(20.0 / SPARSE_RATE));
+    let n = (SPARSE_RATE * d.as_secs_f64()).round() as u64;
+    let (bare, bare_cpu) = bare_loop(SPARSE_RATE, n, false);
+    let s = quick_run(settings, url, 1, SPARSE_RATE, d)?;
+    let sparse = Sparse {
+        rate: SPARSE_RATE,
+        bare_loop: Lateness::of(&bare),
+        bare_loop_cpu_us_per_wake: bare_cpu.as_secs_f64() * 1e6 / n as f64,
+        engine: Lateness {
+            p50_us: s.dispatch_lag_us.p50.unwrap_or(0),
+            p99_us: s.dispatch_lag_us.p99.unwrap_or(0),
+            max_us: s.dispatch_lag_us.max.unwrap_or(0),
+        },
+        engine_cpu_us_per_request: s.engine_cpu_us_per_request,
+    };
+    println!(
+        "\nsparse arrivals ({SPARSE_RATE:.0}/s, {n} arrivals; a late wake here is the host rescheduling an idle vCPU):"
+    );
+    println!(
+        "  {:<34} {:>26}  {:>12}",
+        "", "lag p50 / p99 / max", "CPU µs/arrival"
+    );
+    println!(
+        "  {:<34} {:>26}  {:>12.1}",
+        "bare loop sleeping to deadlines",
+        sparse.bare_loop.shown(),
+        sparse.bare_loop_cpu_us_per_wake
+    );
+    println!(
+        "  {:<34} {:>26}  {:>12.1}",
+        format!("engine, {} pacing, dispatch lag", settings.pacing.name()),
+        sparse.engine.shown(),
+        sparse.engine_cpu_us_per_request
+    );
+    Ok(sparse)
+}
+
+/// quick_run runs the engine at `rate` for `d` against `url`, quietly.
+fn quick_run(
+    settings: &Settings,
+    url: &str,
+    threads: usize,
+    rate: f64,
+    d: Duration,
+) -> Result<crate::summary::Summary, Failure> {
+    let (target, path) = Target::parse(url).map_err(Failure::Usage)?;
+    let mut plan = Plan::quick(target, hyper::http::Method::GET, &path, rate, d);
+    plan.threads = threads;
+    plan.pacing = settings.pacing;
+    plan.limits.connections = settings.connections;
+    plan.limits.timeout = Duration::from_secs(5);
+    run::execute(
+        plan,
+        &Options {
+            quiet: true,
+            ..Options::default()
+        },
+        std::future::pending(),
+    )
+}
+
 /// step runs one rate of the bench and prints its line.
 fn step(
     settings: &Settings,
@@ -342,26 +433,7 @@ fn step(
     rate: f64,
     refinement: bool,
 ) -> Result<Step, Failure> {
-    let (target, path) = Target::parse(url).map_err(Failure::Usage)?;
-    let mut plan = Plan::quick(
-        target,
-        hyper::http::Method::GET,
-        &path,
-        rate,
-        settings.duration,
-    );
-    plan.threads = threads;
-    plan.pacing = settings.pacing;
-    plan.limits.connections = settings.connections;
-    plan.limits.timeout = Duration::from_secs(5);
-    let s = run::execute(
-        plan,
-        &Options {
-            quiet: true,
-            ..Options::default()
-        },
-        std::future::pending(),
-    )?;
+    let s = quick_run(settings, url, threads, rate, settings.duration)?;
     let lag = Lateness {
         p50_us: s.dispatch_lag_us.p50.unwrap_or(0),
         p99_us: s.dispatch_lag_us.p99.unwrap_or(0),

@@ -191,6 +191,7 @@ fn the_json_summary_has_every_field_and_adds_up() {
         "achieved_rate",
         "completed_rate",
         "on_time_share",
+        "lateness",
         "requests",
         "errors",
         "dropped",
@@ -474,6 +475,10 @@ fn bench_prints_the_floor_then_a_step_per_rate_with_its_verdict() {
     assert!(out.status.success(), "{printed}{}", stderr(&out));
     assert!(printed.contains("timer floor"), "{printed}");
     assert!(printed.contains("sleep CPU µs/wake"), "{printed}");
+    assert!(
+        printed.contains("sparse arrivals (20/s, 20 arrivals"),
+        "{printed}"
+    );
 
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let floors = report["floor"].as_array().unwrap();
@@ -482,6 +487,21 @@ fn bench_prints_the_floor_then_a_step_per_rate_with_its_verdict() {
         // A sleeping loop costs the kernel something per wake-up, and a spinning one never
         // wakes before its deadline: both are real measurements, not placeholders.
         assert!(f["sleep_cpu_us_per_wake"].as_f64().unwrap() > 0.0, "{f}");
+    }
+    // The engine at 20/s beside a bare loop at 20/s: both measured, both woke (a lag of 0 µs
+    // at every percentile would be a placeholder, not a sleeping thread's wake-up).
+    let sparse = &report["sparse"];
+    assert_eq!(sparse["rate"], 20.0, "{sparse}");
+    assert!(
+        sparse["bare_loop_cpu_us_per_wake"].as_f64().unwrap() > 0.0,
+        "{sparse}"
+    );
+    assert!(
+        sparse["engine_cpu_us_per_request"].as_f64().unwrap() > 0.0,
+        "{sparse}"
+    );
+    for who in ["bare_loop", "engine"] {
+        assert!(sparse[who]["max_us"].as_u64().unwrap() > 0, "{sparse}");
     }
     let curve = &report["curves"][0];
     let steps = curve["steps"].as_array().unwrap();
