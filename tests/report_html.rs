@@ -567,4 +567,20 @@ fn sparse_and_empty_data_render_notes_not_broken_charts() {
     let html = render(&invalid, None);
     assert!(html.contains("⚠ NOT VALID"));
     assert!(html.contains("(makes the run not valid)"));
+
+    // A few late arrivals: the percentiles they could make are named, and the engine section
+    // shows the verdict the run was judged with, in its own words.
+    let mut late = realistic();
+    late.summary.lateness.late = 2;
+    late.summary.lateness.max_lag_us = 12_500;
+    late.summary.lateness.percentiles_touched = vec!["p99_9".into(), "max".into()];
+    late.summary.criteria[0].verdict = Verdict::Warned;
+    late.summary.criteria[0].detail = "2 of 400 late, as judged when it ran".into();
+    let html = render(&late, None);
+    assert_well_formed(&html, &late.summary.plan);
+    assert!(
+        html.contains("2 arrivals were dispatched late</b> (more than 10.0ms, the latest by 12.5ms): latency from p99.9 up"),
+        "no lateness note"
+    );
+    assert!(html.contains("2 of 400 late, as judged when it ran"));
 }

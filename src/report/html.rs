@@ -525,6 +525,16 @@ fn verdict_section(out: &mut String, data: &ReportData, baseline: Option<&Report
             s.dropped
         );
     }
+    if let Some(first) = s.lateness.percentiles_touched.first() {
+        put!(
+            out,
+            "<p><b>! {} arrivals were dispatched late</b> (more than {}, the latest by {}): latency from {} up may be the engine's own lateness rather than the target's.</p>\n",
+            s.lateness.late,
+            format_us(s.on_time_bound_us),
+            format_us(s.lateness.max_lag_us),
+            esc(&first.replace('_', "."))
+        );
+    }
 
     out.push_str("<h3>Headline figures</h3>\n<div class=\"cards\">\n");
     let lb = s.percentiles_are_lower_bounds;
