@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{demo, metronome};
+use common::{StderrLines, demo, metronome};
 use metronome::demo::DemoConfig;
 use serde_json::Value;
 
@@ -287,60 +287,6 @@ fn interrupt(child: &Child) {
         .status()
         .unwrap();
     assert!(killed.success());
-}
-
-/// StderrLines reads a child's standard error as it is written, line by line, on a thread of its
-/// own, so a test can wait for a line and still see everything the child printed.
-struct StderrLines {
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl StderrLines {
-    fn follow(child: &mut Child) -> StderrLines {
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        StderrLines {
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// wait_for waits until a line satisfies `wanted`, at most until `deadline`; it panics with
-    /// everything printed so far when the line never came.
-    fn wait_for(&mut self, what: &str, deadline: Duration, wanted: impl Fn(&str) -> bool) {
-        let until = Instant::now() + deadline;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let done = wanted(&line);
-                    self.seen.push(line);
-                    if done {
-                        return;
-                    }
-                }
-                Err(_) => panic!(
-                    "no {what} within {deadline:?}; standard error so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// rest is everything the child printed, once it has exited.
-    fn rest(mut self) -> String {
-        self.seen.extend(self.lines.iter());
-        self.seen.join("\n")
-    }
 }
 
 #[test]

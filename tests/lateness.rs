@@ -7,18 +7,19 @@
 //! only lengthens the stop). The bounds on how many were late follow from the stop the test
 //! measured, not from the stop it asked for.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Run is a `metronome run` in progress, with its standard error read line by line.
+mod common;
+
+use common::StderrLines;
+
+/// Run is a `metronome run` in progress, with its standard error followed line by line.
 struct Run {
     child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: Vec<String>,
+    stderr: StderrLines,
 }
 
 impl Run {
@@ -30,36 +31,17 @@ impl Run {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Run {
-            child,
-            lines,
-            stderr: Vec::new(),
-        }
+        let stderr = StderrLines::follow(&mut child);
+        Run { child, stderr }
     }
 
     /// wait_for_progress returns once the first progress line ("[STAGE] elapsed / total …")
     /// is out: the schedule has started and has most of its length to go.
     fn wait_for_progress(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
-                let progress = line.starts_with('[');
-                self.stderr.push(line);
-                if progress {
-                    return;
-                }
-            }
-        }
-        panic!("no progress line within 60 s: {:?}", self.stderr);
+        self.stderr
+            .wait_for("progress line", Duration::from_secs(60), |l| {
+                l.starts_with('[')
+            });
     }
 
     /// pause stops the whole process for at least `d` and returns bounds on how long it was
@@ -85,15 +67,14 @@ impl Run {
         (at_least, before.elapsed())
     }
 
-    fn finish(mut self) -> (i32, String) {
+    fn finish(self) -> (i32, String) {
         let out = self.child.wait_with_output().unwrap();
-        self.stderr.extend(self.lines.try_iter());
         (
             out.status.code().unwrap(),
             format!(
                 "{}\n{}",
                 String::from_utf8_lossy(&out.stdout),
-                self.stderr.join("\n")
+                self.stderr.rest()
             ),
         )
     }

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: real runs over loopback against the demo target.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -196,5 +196,59 @@ impl Stamped {
                 answered.lock().unwrap().push(realtime_now() - arrived);
             }
         }
+    }
+}
+
+/// StderrLines reads a child's standard error as it is written, line by line, on a thread of its
+/// own, so a test can wait for a line and still see everything the child printed.
+pub struct StderrLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl StderrLines {
+    pub fn follow(child: &mut std::process::Child) -> StderrLines {
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        StderrLines {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// wait_for waits until a line satisfies `wanted`, at most until `deadline`; it panics with
+    /// everything printed so far when the line never came.
+    pub fn wait_for(&mut self, what: &str, deadline: Duration, wanted: impl Fn(&str) -> bool) {
+        let until = std::time::Instant::now() + deadline;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = wanted(&line);
+                    self.seen.push(line);
+                    if done {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {what} within {deadline:?}; standard error so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// rest is everything the child printed, once it has exited.
+    pub fn rest(mut self) -> String {
+        self.seen.extend(self.lines.iter());
+        self.seen.join("\n")
     }
 }
