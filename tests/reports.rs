@@ -244,6 +244,32 @@ fn report_rerenders_the_same_numbers_from_a_saved_directory() {
     );
 }
 
+/// A saved run (tests/data/csv/run: summary.json, latency.hlog and the files that run wrote)
+/// renders its CSV files again byte for byte: what `report` writes today is what it wrote then.
+#[test]
+fn report_writes_a_saved_runs_csv_files_byte_for_byte() {
+    let saved = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/csv/run");
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("again");
+    let out = metronome(&[
+        "report",
+        saved.to_str().unwrap(),
+        "--csv",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for f in ["stats.csv", "failures.csv", "stats_history.csv"] {
+        let want = std::fs::read(saved.join(f)).unwrap();
+        let got = std::fs::read(dir.path().join(format!("again_{f}"))).unwrap();
+        assert!(
+            got == want,
+            "{f} differs:\n--- written\n{}\n--- saved\n{}",
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
+    }
+}
+
 #[test]
 fn csv_prefix_works_alone_as_locust_users_type_it() {
     let dir = tempfile::tempdir().unwrap();

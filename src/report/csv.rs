@@ -1075,4 +1075,82 @@ pub(crate) mod tests {
         w.write(&history_row(1)).unwrap();
         assert_eq!(w.into_inner().1, 3);
     }
+
+    /// golden compares `bytes` with the committed file `tests/data/csv/golden/NAME`; with
+    /// METRONOME_BLESS=1 it writes the file instead, for a change that means to alter the output
+    /// (read the diff before committing it).
+    fn golden(name: &str, bytes: &[u8]) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/csv/golden")
+            .join(name);
+        if std::env::var_os("METRONOME_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+            return;
+        }
+        let want = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (METRONOME_BLESS=1 writes it)", path.display()));
+        assert!(
+            bytes == want.as_slice(),
+            "{name} differs from {}:\n--- written\n{}\n--- golden\n{}",
+            path.display(),
+            String::from_utf8_lossy(bytes),
+            String::from_utf8_lossy(&want)
+        );
+    }
+
+    /// The three files, byte for byte, for the fixture and for the corners of their formatting:
+    /// names that need quoting (comma, quote, line breaks), an error kind this version does not
+    /// know, rows without detail or without successes, and floats from tiny to huge.
+    #[test]
+    fn csv_files_match_the_golden_bytes() {
+        let stats = |data: &ReportData| stats_text(data).into_bytes();
+        let failures = |s: &Summary| {
+            let mut out = Vec::new();
+            write_failures(s, &mut out).unwrap();
+            out
+        };
+
+        let data = report_data();
+        golden("stats.csv", &stats(&data));
+        golden("failures.csv", &failures(&data.summary));
+
+        let mut bare = report_data();
+        bare.name_percentiles.clear();
+        golden("stats_summary_percentiles.csv", &stats(&bare));
+        bare.summary.by_name[0].latency_us = Percentiles::default();
+        bare.summary.latency_us = Percentiles::default();
+        golden("stats_no_successes.csv", &stats(&bare));
+
+        let mut odd = report_data();
+        odd.summary.by_name.retain(|n| n.scenario == "journey");
+        odd.summary.by_name[0].name = "say \"hi\"".into();
+        odd.summary.by_name[1].name = "two\nlines, and\r\na CR".into();
+        odd.summary.by_name[2].name = " spaced ".into();
+        odd.summary.by_name[0].method = "PATCH".into();
+        (odd.summary.by_name[0].error_kinds).insert("from_a_later_version".into(), 4);
+        odd.summary.by_name[0].rate = 0.1 + 0.2;
+        odd.summary.completed_rate = 1e16;
+        golden("stats_odd.csv", &stats(&odd));
+        golden("failures_odd.csv", &failures(&odd.summary));
+
+        let mut rows: Vec<HistoryRow> = (0..3).map(history_row).collect();
+        rows[1].percentiles.iter_mut().for_each(|p| p.1 = None);
+        rows[1].total_failures = rows[1].total_requests;
+        rows[2].target_rate = 0.1 + 0.2;
+        rows[2].requests_per_s = 1e-7;
+        rows[2].failures_per_s = 2.0 / 3.0;
+        rows[2].total_mean_us = Some(1e21);
+        rows[2].total_avg_content_size = 1e-7;
+        let mut empty = history_row(3);
+        empty.total_requests = 0;
+        empty.total_failures = 0;
+        empty.target_rate = f64::INFINITY;
+        rows.push(empty);
+        let mut w = StatsHistoryWriter::new(Vec::new()).unwrap();
+        for r in &rows {
+            w.write(r).unwrap();
+        }
+        golden("stats_history.csv", &w.into_inner());
+    }
 }
