@@ -541,7 +541,7 @@ mod tests {
                 "docs/csv-columns.md",
                 include_str!("../docs/csv-columns.md"),
             ),
-            ("src/report/csv.rs", include_str!("report/csv.rs")),
+            ("src/report/csv/mod.rs", include_str!("report/csv/mod.rs")),
         ] {
             assert!(text.contains(&listed), "{file} does not list {listed}");
         }
