@@ -22,8 +22,26 @@ fn run_into(dir: &Path) -> Value {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
-    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+    let written = std::fs::read_to_string(dir.join("summary.json"))
+        .unwrap_or_else(|e| panic!("no summary.json ({e}): {}", text(&out)));
+    let summary: Value = serde_json::from_str(&written).unwrap();
+    // These tests check the files a run writes, which it writes whatever its verdict. Failed
+    // (the injected errors) or passed are expected; not valid only because the engine fell
+    // behind, which an overloaded machine can make true and the run then rightly says.
+    let fell_behind_only = summary["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["validity"] == true && c["verdict"] == "failed")
+        .all(|c| c["name"] == "schedule kept");
+    match out.status.code() {
+        Some(0 | 1) => {}
+        Some(3) if fell_behind_only => {
+            eprintln!("the engine fell behind on this machine: {}", text(&out))
+        }
+        _ => panic!("{}", text(&out)),
+    }
+    summary
 }
 
 fn csv_rows(path: &Path) -> Vec<Vec<String>> {
