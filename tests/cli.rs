@@ -81,6 +81,8 @@ fn a_quick_run_whose_requests_all_fail_does_not_pass() {
     // the quick run's error-rate gate (fail above 5 %) fails the run.
     let target = demo(DemoConfig::default());
     let url = format!("{}/no-such-path", target.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("summary.json");
     let out = metronome(&[
         "run",
         "--url",
@@ -90,9 +92,16 @@ fn a_quick_run_whose_requests_all_fail_does_not_pass() {
         "--duration",
         "1s",
         "-q",
+        "--json",
+        json.to_str().unwrap(),
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert_eq!(
+        common::verdict_code(&read_json(&json)),
+        1,
+        "{text}{}",
+        stderr(&out)
+    );
     assert!(text.contains("FAIL  quick/constant: error rate"), "{text}");
     assert!(target.stats().requests() >= 20);
 }
@@ -113,8 +122,8 @@ fn the_completed_rate_of_a_short_run_is_over_its_schedule() {
         "--json",
         path.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = read_json(&path);
+    assert_eq!(common::verdict_code(&v), 0, "{}", stderr(&out));
     assert_eq!(v["requests"], 6);
     let completed = v["completed_rate"].as_f64().unwrap();
     assert!(completed <= 2.0 + 1e-9, "completed {completed}/s");
@@ -179,8 +188,9 @@ fn the_json_summary_has_every_field_and_adds_up() {
         path.to_str().unwrap(),
     ]);
     // 10 % errors is over the quick run's 5 % error-rate gate: the run fails, and says so.
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = read_json(&path);
+    assert_eq!(common::verdict_code(&v), 1, "{}", stderr(&out));
+    assert_eq!(out.status.code(), v["exit_code"].as_i64().map(|c| c as i32));
     for field in [
         "schema",
         "metronome_version",
@@ -276,7 +286,8 @@ fn the_json_summary_has_every_field_and_adds_up() {
         assert!(["passed", "warned", "failed"].contains(&c["verdict"].as_str().unwrap()));
         assert!(c["name"].is_string() && c["detail"].is_string());
     }
-    assert_eq!(v["valid"], true);
+    // Valid, unless the engine fell behind on this machine (set apart above).
+    assert_eq!(v["valid"], v["exit_code"] != 3);
     assert_eq!(v["partial"], false);
 }
 
