@@ -11,15 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::report::chart::{
+    Axis, Chart, Series, count_axis, esc, has_points, linear_axis, log_axis, put, time_axis,
+    y_extent,
+};
 use crate::report::data::{Bucket, Quantiles, ReportData, SpectrumPoint};
 use crate::summary::{ByName, ByStage, Criterion, Percentiles, Summary, Verdict};
 use crate::units::{format_duration, format_us};
-
-macro_rules! put {
-    ($out:expr, $($arg:tt)*) => {{
-        let _ = write!($out, $($arg)*);
-    }};
-}
 
 /// render returns one self-contained HTML document for a run; with a baseline, every headline
 /// figure and per-endpoint figure stands beside the baseline's with the change (absolute and %),
@@ -117,22 +115,6 @@ footer{margin-top:28px;color:var(--muted);font-size:12px;border-top:1px solid va
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
-
-/// esc escapes text for HTML and for XML (the SVGs must parse as XML).
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 fn us_text(v: Option<u64>) -> String {
     v.map(format_us).unwrap_or_else(|| "—".into())
@@ -697,501 +679,13 @@ fn verdict_section(out: &mut String, data: &ReportData, baseline: Option<&Report
 }
 
 // ---------------------------------------------------------------------------------------------
-// Charts
-
-/// Chart area in viewBox units; the SVG scales to the page width.
-const W: f64 = 960.0;
-const LEFT: f64 = 72.0;
-const RIGHT: f64 = 22.0;
-const PLOT_H: f64 = 250.0;
-const BOTTOM: f64 = 46.0;
-const FONT: f64 = 12.0;
-
-/// Okabe–Ito colours (distinct for colour-blind readers), each series also has a dash pattern.
-const COLORS: [&str; 7] = [
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-];
-const DASHES: [&str; 7] = ["", "7 4", "2 3", "10 3 2 3", "4 2", "1 2", "12 4"];
-
-/// Axis maps data values onto one side of the plot, linearly or on a log scale.
-struct Axis {
-    lo: f64,
-    hi: f64,
-    log: bool,
-    ticks: Vec<(f64, String)>,
-    label: String,
-}
-
-impl Axis {
-    /// frac is where `v` falls between lo (0) and hi (1), clamped.
-    fn frac(&self, v: f64) -> f64 {
-        let f = if self.log {
-            let v = v.max(self.lo);
-            (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
-        } else {
-            (v - self.lo) / (self.hi - self.lo)
-        };
-        if f.is_finite() {
-            f.clamp(0.0, 1.0)
-        } else {
-            0.0
-        }
-    }
-}
-
-struct Series {
-    label: String,
-    color: &'static str,
-    dash: &'static str,
-    width: f64,
-    /// Points in data units; None breaks the line (a gap).
-    points: Vec<Option<(f64, f64)>>,
-}
-
-fn series(label: &str, i: usize, width: f64, points: Vec<Option<(f64, f64)>>) -> Series {
-    Series {
-        label: label.to_string(),
-        color: COLORS[i % COLORS.len()],
-        dash: DASHES[i % DASHES.len()],
-        width,
-        points,
-    }
-}
-
-struct Chart {
-    title: String,
-    x: Axis,
-    y: Axis,
-    series: Vec<Series>,
-    /// Vertical markers (stage boundaries) at x, with their label ("" for none).
-    vlines: Vec<(f64, String)>,
-    /// Horizontal reference lines at y, with their label.
-    hlines: Vec<(f64, String)>,
-}
-
-/// text_w estimates the width of a label (no font metrics offline; errs wide).
-fn text_w(s: &str, size: f64) -> f64 {
-    s.chars().count() as f64 * size * 0.6
-}
-
-/// HALO keeps a label readable where it crosses a line.
-const HALO: &str = "stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\"";
-
-/// LABEL_ROWS is how many rows stage labels may stack in before the rest go unlabelled.
-const LABEL_ROWS: usize = 4;
-
-fn svg(c: &Chart) -> String {
-    let pw = W - LEFT - RIGHT;
-    // Legend items, laid out in rows above the plot.
-    let mut legend = Vec::new();
-    let (mut lx, mut row) = (LEFT, 0usize);
-    for (i, s) in c.series.iter().enumerate() {
-        let w = 30.0 + text_w(&s.label, FONT) + 18.0;
-        if lx + w > W - RIGHT && lx > LEFT {
-            row += 1;
-            lx = LEFT;
-        }
-        legend.push((lx, row, i));
-        lx += w;
-    }
-    let legend_rows = if c.series.is_empty() { 0 } else { row + 1 };
-    // Vertical markers: labels stacked in rows so that none overlaps another.
-    let xpx = |v: f64| LEFT + c.x.frac(v) * pw;
-    let mut row_ends: Vec<f64> = Vec::new();
-    // Each marker: its x in pixels and, when labelled, (label start, row, text).
-    type Mark<'a> = (f64, Option<(f64, usize, &'a str)>);
-    let mut marks: Vec<Mark> = Vec::new();
-    for (x, label) in &c.vlines {
-        if *x < c.x.lo || *x > c.x.hi {
-            continue;
-        }
-        let px = xpx(*x);
-        if label.is_empty() {
-            marks.push((px, None));
-            continue;
-        }
-        let w = text_w(label, 11.0);
-        let start = (px + 3.0).min(W - 2.0 - w);
-        let slot = row_ends.iter().position(|&end| end + 6.0 <= start);
-        let slot = match slot {
-            Some(r) => Some(r),
-            None if row_ends.len() < LABEL_ROWS => {
-                row_ends.push(f64::NEG_INFINITY);
-                Some(row_ends.len() - 1)
-            }
-            None => None,
-        };
-        match slot {
-            Some(r) => {
-                row_ends[r] = start + w;
-                marks.push((px, Some((start, r, label.as_str()))));
-            }
-            None => marks.push((px, None)),
-        }
-    }
-    let label_rows = row_ends.len() as f64;
-    let top = 8.0 + legend_rows as f64 * 18.0 + label_rows * 14.0 + 8.0;
-    let bottom = top + PLOT_H;
-    let h = bottom + BOTTOM;
-    let ypx = |v: f64| bottom - c.y.frac(v) * PLOT_H;
-
-    let mut o = String::with_capacity(4096);
-    put!(
-        o,
-        "<svg class=\"chart\" viewBox=\"0 0 {W} {h:.0}\" role=\"img\" aria-label=\"{}\" font-size=\"{FONT}\" fill=\"#1f2328\">",
-        esc(&c.title)
-    );
-    put!(o, "<title>{}</title>", esc(&c.title));
-    // Grid and ticks.
-    o.push_str("<g stroke=\"#e3e7eb\" stroke-width=\"1\">");
-    for (v, _) in &c.y.ticks {
-        let y = ypx(*v);
-        put!(
-            o,
-            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/>",
-            W - RIGHT
-        );
-    }
-    for (v, _) in &c.x.ticks {
-        let x = xpx(*v);
-        put!(
-            o,
-            "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\"/>"
-        );
-    }
-    o.push_str("</g>");
-    put!(
-        o,
-        "<rect x=\"{LEFT}\" y=\"{top:.1}\" width=\"{pw:.1}\" height=\"{PLOT_H}\" fill=\"none\" stroke=\"#8c959f\"/>"
-    );
-    o.push_str("<g text-anchor=\"end\" fill=\"#424a53\">");
-    for (v, label) in &c.y.ticks {
-        put!(
-            o,
-            "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            LEFT - 6.0,
-            ypx(*v) + 4.0,
-            esc(label)
-        );
-    }
-    o.push_str("</g><g text-anchor=\"middle\" fill=\"#424a53\">");
-    for (v, label) in &c.x.ticks {
-        let half = text_w(label, FONT) / 2.0;
-        let x = xpx(*v).clamp(half + 2.0, W - half - 2.0);
-        put!(
-            o,
-            "<text x=\"{x:.1}\" y=\"{:.1}\">{}</text>",
-            bottom + 16.0,
-            esc(label)
-        );
-    }
-    o.push_str("</g>");
-    put!(
-        o,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"600\">{}</text>",
-        LEFT + pw / 2.0,
-        bottom + 38.0,
-        esc(&c.x.label)
-    );
-    let ymid = top + PLOT_H / 2.0;
-    put!(
-        o,
-        "<text x=\"16\" y=\"{ymid:.1}\" transform=\"rotate(-90 16 {ymid:.1})\" text-anchor=\"middle\" font-weight=\"600\">{}</text>",
-        esc(&c.y.label)
-    );
-    // Stage boundaries.
-    if !marks.is_empty() {
-        o.push_str("<g stroke=\"#6e7781\" stroke-width=\"1\" stroke-dasharray=\"3 3\">");
-        for (px, label) in &marks {
-            let y1 = match label {
-                Some((_, r, _)) => top - 6.0 - (label_rows - 1.0 - *r as f64) * 14.0 - 9.0,
-                None => top,
-            };
-            put!(
-                o,
-                "<line x1=\"{px:.1}\" y1=\"{y1:.1}\" x2=\"{px:.1}\" y2=\"{bottom:.1}\"/>"
-            );
-        }
-        put!(o, "</g><g font-size=\"11\" fill=\"#424a53\" {HALO}>");
-        for (_, label) in &marks {
-            if let Some((start, r, text)) = label {
-                put!(
-                    o,
-                    "<text x=\"{start:.1}\" y=\"{:.1}\">{}</text>",
-                    top - 6.0 - (label_rows - 1.0 - *r as f64) * 14.0,
-                    esc(text)
-                );
-            }
-        }
-        o.push_str("</g>");
-    }
-    // Reference lines; their labels go on top of the series.
-    let mut labels = String::new();
-    for (v, label) in &c.hlines {
-        if *v < c.y.lo || *v > c.y.hi {
-            continue;
-        }
-        let y = ypx(*v);
-        put!(
-            o,
-            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#cf222e\" stroke-width=\"1.5\" stroke-dasharray=\"8 3 2 3\"/>",
-            W - RIGHT
-        );
-        put!(
-            labels,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#cf222e\" {HALO}>{}</text>",
-            LEFT + 6.0,
-            y - 4.0,
-            esc(label)
-        );
-    }
-    // Series: one path each.
-    for s in &c.series {
-        let d = path_d(&s.points, &xpx, &ypx);
-        if d.is_empty() {
-            continue;
-        }
-        put!(
-            o,
-            "<path d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" stroke-linejoin=\"round\"{}/>",
-            s.color,
-            s.width,
-            dash_attr(s.dash)
-        );
-    }
-    o.push_str(&labels);
-    // Legend.
-    for (x, r, i) in legend {
-        let s = &c.series[i];
-        let y = 8.0 + r as f64 * 18.0 + 8.0;
-        put!(
-            o,
-            "<line x1=\"{x:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{}\" stroke-width=\"{}\"{}/>",
-            x + 24.0,
-            s.color,
-            s.width.max(2.0),
-            dash_attr(s.dash)
-        );
-        put!(
-            o,
-            "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            x + 30.0,
-            y + 4.0,
-            esc(&s.label)
-        );
-    }
-    o.push_str("</svg>");
-    o
-}
-
-fn dash_attr(dash: &str) -> String {
-    if dash.is_empty() {
-        String::new()
-    } else {
-        format!(" stroke-dasharray=\"{dash}\"")
-    }
-}
-
-/// path_d draws a series as one path: runs of points are joined; a lone point between gaps
-/// becomes a short tick so that it still shows.
-fn path_d(
-    points: &[Option<(f64, f64)>],
-    xpx: &dyn Fn(f64) -> f64,
-    ypx: &dyn Fn(f64) -> f64,
-) -> String {
-    let mut d = String::new();
-    let mut run: Vec<(f64, f64)> = Vec::new();
-    let flush = |d: &mut String, run: &mut Vec<(f64, f64)>| {
-        match run.len() {
-            0 => {}
-            1 => {
-                let (x, y) = run[0];
-                put!(d, "M{:.1} {y:.1}h6", x - 3.0);
-            }
-            _ => {
-                for (i, (x, y)) in run.iter().enumerate() {
-                    match i {
-                        0 => put!(d, "M{x:.1} {y:.1}"),
-                        1 => put!(d, "L{x:.1} {y:.1}"),
-                        _ => put!(d, " {x:.1} {y:.1}"),
-                    };
-                }
-            }
-        }
-        run.clear();
-    };
-    for p in points {
-        match p {
-            Some((x, y)) if x.is_finite() && y.is_finite() => run.push((xpx(*x), ypx(*y))),
-            _ => flush(&mut d, &mut run),
-        }
-    }
-    flush(&mut d, &mut run);
-    d
-}
-
-fn nice_step(raw: f64) -> f64 {
-    if !(raw.is_finite() && raw > 0.0) {
-        return 1.0;
-    }
-    let p = 10f64.powf(raw.log10().floor());
-    let f = raw / p;
-    let m = if f <= 1.0 {
-        1.0
-    } else if f <= 2.0 {
-        2.0
-    } else if f <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    m * p
-}
-
-fn number_text(v: f64, step: f64) -> String {
-    let decimals = if step >= 1.0 {
-        0
-    } else {
-        (-step.log10().floor()).clamp(0.0, 6.0) as usize
-    };
-    let s = format!("{v:.decimals$}");
-    if decimals == 0 && v.abs() >= 10_000.0 {
-        group(&s)
-    } else {
-        s
-    }
-}
-
-/// group separates thousands with a thin space: 12 500.
-fn group(s: &str) -> String {
-    let (sign, digits) = s.strip_prefix('-').map_or(("", s), |d| ("-", d));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('\u{2009}');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
-}
-
-/// linear_axis runs from 0 to a round number at or above `max`.
-fn linear_axis(max: f64, label: &str) -> Axis {
-    let max = if max.is_finite() && max > 0.0 {
-        max
-    } else {
-        1.0
-    };
-    axis_with_step(max, nice_step(max / 5.0), label)
-}
-
-/// count_axis is a linear axis of whole numbers.
-fn count_axis(max: f64, label: &str) -> Axis {
-    let max = if max.is_finite() && max > 0.0 {
-        max
-    } else {
-        1.0
-    };
-    axis_with_step(max, nice_step(max / 5.0).max(1.0), label)
-}
-
-fn axis_with_step(max: f64, step: f64, label: &str) -> Axis {
-    let hi = ((max * 1.04) / step).ceil() * step;
-    let n = (hi / step).round() as usize;
-    let ticks = (0..=n)
-        .map(|i| {
-            let v = i as f64 * step;
-            (v, number_text(v, step))
-        })
-        .collect();
-    Axis {
-        lo: 0.0,
-        hi,
-        log: false,
-        ticks,
-        label: label.to_string(),
-    }
-}
-
-/// log_axis spans whole decades around the positive values in [min, max] (ms).
-fn log_axis(min: f64, max: f64, label: &str) -> Axis {
-    let min = if min.is_finite() && min > 0.0 {
-        min.max(0.001)
-    } else {
-        0.001
-    };
-    let max = if max.is_finite() && max > min {
-        max
-    } else {
-        min
-    };
-    let lo = 10f64.powf(min.log10().floor());
-    let mut hi = 10f64.powf(max.log10().ceil());
-    if hi <= lo * 1.0001 {
-        hi = lo * 10.0;
-    }
-    let decades = (hi / lo).log10().round() as i32;
-    let mut ticks = Vec::new();
-    for k in 0..=decades {
-        let v = lo * 10f64.powi(k);
-        ticks.push((v, ms_tick(v)));
-        if decades <= 2 && k < decades {
-            for m in [2.0, 5.0] {
-                ticks.push((v * m, ms_tick(v * m)));
-            }
-        }
-    }
-    Axis {
-        lo,
-        hi,
-        log: true,
-        ticks,
-        label: label.to_string(),
-    }
-}
-
-fn ms_tick(v: f64) -> String {
-    if v >= 1.0 {
-        number_text(v.round(), 1.0)
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// time_axis labels seconds since the start in s, min or h, whichever suits the span.
-fn time_axis(lo: f64, hi: f64) -> Axis {
-    let span = (hi - lo).max(1e-9);
-    let (unit, name) = if span <= 600.0 {
-        (1.0, "s")
-    } else if span <= 3.0 * 3600.0 {
-        (60.0, "min")
-    } else {
-        (3600.0, "h")
-    };
-    let step = nice_step(span / unit / 8.0);
-    let first = (lo / unit / step).ceil() as i64;
-    let last = (hi / unit / step).floor() as i64;
-    let ticks = (first..=last)
-        .map(|i| {
-            let v = i as f64 * step;
-            (v * unit, number_text(v, step))
-        })
-        .collect();
-    Axis {
-        lo,
-        hi,
-        log: false,
-        ticks,
-        label: format!("time since the start of the schedule ({name})"),
-    }
-}
+// Charts of the run
 
 fn figure(out: &mut String, chart: &Chart, caption: &str) {
     put!(
         out,
         "<figure>{}<figcaption>{}</figcaption></figure>\n",
-        svg(chart),
+        chart.svg(),
         caption
     );
 }
@@ -1274,7 +768,7 @@ fn quantile_series(
         .enumerate()
         .map(|(i, (label, get))| {
             let width = if *label == "max" { 1.2 } else { 1.8 };
-            series(
+            Series::new(
                 label,
                 first + i,
                 width,
@@ -1285,23 +779,6 @@ fn quantile_series(
             )
         })
         .collect()
-}
-
-/// y_extent is the smallest positive and the largest y of the series.
-fn y_extent(series: &[Series]) -> (f64, f64) {
-    let mut lo = f64::INFINITY;
-    let mut hi: f64 = 0.0;
-    for (_, y) in series.iter().flat_map(|s| s.points.iter().flatten()) {
-        if *y > 0.0 {
-            lo = lo.min(*y);
-        }
-        hi = hi.max(*y);
-    }
-    (lo, hi)
-}
-
-fn has_points(series: &[Series]) -> bool {
-    series.iter().any(|s| s.points.iter().any(Option::is_some))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1327,14 +804,14 @@ fn rate_section(out: &mut String, data: &ReportData) {
     let lines = vec![
         Series {
             dash: "7 4",
-            ..series(
+            ..Series::new(
                 "target rate",
                 6,
                 1.6,
                 b.iter().map(|b| Some((mid(b), b.target_rate))).collect(),
             )
         },
-        series(
+        Series::new(
             "achieved rate (issued)",
             0,
             2.2,
@@ -1342,7 +819,7 @@ fn rate_section(out: &mut String, data: &ReportData) {
         ),
         Series {
             dash: "2 3",
-            ..series(
+            ..Series::new(
                 "completed (responses/s)",
                 1,
                 1.6,
@@ -1453,13 +930,13 @@ fn spectrum_section(out: &mut String, data: &ReportData, baseline: Option<&Repor
         );
     } else {
         let mut lines = vec![
-            series(
+            Series::new(
                 "latency (corrected)",
                 0,
                 2.2,
                 spectrum_points(&data.latency_spectrum, cap),
             ),
-            series(
+            Series::new(
                 "service time",
                 1,
                 1.8,
@@ -1471,7 +948,7 @@ fn spectrum_section(out: &mut String, data: &ReportData, baseline: Option<&Repor
             lines.push(Series {
                 dash: "8 4",
                 color: "#6e7781",
-                ..series(
+                ..Series::new(
                     "baseline latency",
                     6,
                     1.8,
@@ -1887,7 +1364,7 @@ fn errors_section(out: &mut String, data: &ReportData, baseline: Option<&ReportD
             .iter()
             .enumerate()
             .map(|(i, k)| {
-                series(
+                Series::new(
                     k,
                     i,
                     1.8,
@@ -1904,7 +1381,7 @@ fn errors_section(out: &mut String, data: &ReportData, baseline: Option<&ReportD
             })
             .collect();
         if kinds.len() > 1 {
-            lines.push(series(
+            lines.push(Series::new(
                 "all errors",
                 6,
                 1.2,
@@ -2195,7 +1672,7 @@ fn engine_section(out: &mut String, data: &ReportData, baseline: Option<&ReportD
         ),
         Some((lo, hi)) => {
             let mut lines = vec![
-                series(
+                Series::new(
                     "in flight (end of bucket)",
                     0,
                     1.8,
@@ -2204,7 +1681,7 @@ fn engine_section(out: &mut String, data: &ReportData, baseline: Option<&ReportD
                         .map(|b| Some((mid(b), b.in_flight as f64)))
                         .collect(),
                 ),
-                series(
+                Series::new(
                     "dropped (per bucket)",
                     1,
                     1.8,
@@ -2306,16 +1783,5 @@ mod tests {
         );
         assert_eq!(change(Kind::Count, Better::Lower, 3.0, 0.0).class, "worse");
         assert_eq!(change(Kind::Count, Better::Lower, 0.0, 0.0).text, "±0");
-    }
-
-    #[test]
-    fn axes_have_round_ticks() {
-        let a = log_axis(0.4, 35.0, "ms");
-        assert_eq!((a.lo, a.hi), (0.1, 100.0));
-        let t = time_axis(0.0, 86_400.0);
-        assert!(t.label.ends_with("(h)"));
-        let l = linear_axis(93.0, "/s");
-        assert_eq!(l.hi, 100.0);
-        assert_eq!(group("1234567"), "1\u{2009}234\u{2009}567");
     }
 }

@@ -1,6 +1,7 @@
 //! Reports: one writer per output format, each rendering a finished `Summary` (and, for the
 //! progress line, the recorder's running view). Reports know nothing of the engine.
 
+pub mod chart;
 pub mod csv;
 pub mod data;
 pub mod hgrm;
