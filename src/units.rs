@@ -32,6 +32,11 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// format_share writes a fraction 0..1 as a percentage with two decimals: 0.0357 → 3.57%.
+pub fn format_share(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
 /// serialize_secs writes a duration as fractional seconds in JSON.
 pub fn serialize_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
@@ -61,5 +66,12 @@ mod tests {
         assert_eq!(format_us(1_234), "1.23ms");
         assert_eq!(format_us(181_500), "181.5ms");
         assert_eq!(format_us(2_500_000), "2.50s");
+    }
+
+    #[test]
+    fn shares_are_percentages_with_two_decimals() {
+        assert_eq!(format_share(0.0357), "3.57%");
+        assert_eq!(format_share(1.0), "100.00%");
+        assert_eq!(format_share(0.0), "0.00%");
     }
 }

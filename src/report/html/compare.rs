@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::{esc, pct, put};
-use crate::units::format_us;
+use super::{esc, put};
+use crate::units::{format_share, format_us};
 
 /// Kind says how a figure is written.
 #[derive(Clone, Copy)]
@@ -36,7 +36,7 @@ pub(super) fn value_text(kind: Kind, v: f64) -> String {
         Kind::Us => format_us(v.max(0.0).round() as u64),
         Kind::Count => format!("{}", v.round() as i64),
         Kind::Rate => format!("{v:.1}/s"),
-        Kind::Share => pct(v),
+        Kind::Share => format_share(v),
     }
 }
 
@@ -122,6 +122,18 @@ impl Fig {
         }
     }
 
+    /// of is the figure `get` reads from `now`, beside the one it reads from the baseline's
+    /// `base` (None without a baseline, Some(None) when the baseline lacks the row).
+    pub(super) fn of<T>(
+        kind: Kind,
+        better: Better,
+        now: &T,
+        base: Option<Option<&T>>,
+        get: impl Fn(&T) -> Option<f64>,
+    ) -> Fig {
+        Fig::new(kind, better, get(now), base.map(|b| b.and_then(&get)))
+    }
+
     pub(super) fn bounds(mut self, now: bool, base: bool) -> Fig {
         self.at_least = now;
         self.base_at_least = base;
@@ -186,11 +198,6 @@ impl Fig {
 
 pub(super) fn opt_us(v: Option<u64>) -> Option<f64> {
     v.map(|v| v as f64)
-}
-
-/// bfig reads a figure from the baseline, when there is one.
-pub(super) fn bfig<T>(b: Option<&T>, f: impl Fn(&T) -> Option<f64>) -> Option<Option<f64>> {
-    b.map(f)
 }
 
 #[cfg(test)]

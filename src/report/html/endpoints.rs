@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use std::collections::BTreeMap;
 
 use super::compare::{Better, Fig, Kind, opt_us};
-use super::{error_rate, esc, no_data, open_section, pct, put, verdict_tag};
+use super::{error_rate, esc, no_data, open_section, put, verdict_tag, verdict_text};
 use crate::report::data::ReportData;
 use crate::summary::{ByName, Criterion, Percentiles, Summary, Verdict};
+use crate::units::format_share;
 
 /// class_targets reads each SLA class's targets back from the criteria's names, which look like
 /// `journey/normal-50/list_agents: p95 ≤ 400.0ms (read_medium)`.
@@ -34,6 +35,16 @@ fn class_targets(criteria: &[Criterion]) -> BTreeMap<String, BTreeMap<u32, Strin
             .insert(order, format!("{q} ≤ {target}"));
     }
     out
+}
+
+/// base_name is the baseline's row for endpoint `n`: None without a baseline, Some(None) when
+/// the baseline has no such endpoint.
+pub(super) fn base_name<'a>(b: Option<&'a Summary>, n: &ByName) -> Option<Option<&'a ByName>> {
+    b.map(|b| {
+        b.by_name
+            .iter()
+            .find(|x| x.scenario == n.scenario && x.name == n.name)
+    })
 }
 
 /// worst_criterion is the criterion that set an endpoint's verdict.
@@ -62,11 +73,7 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
     let lb = s.percentiles_are_lower_bounds;
     let blb = b.is_some_and(|b| b.percentiles_are_lower_bounds);
     for n in &s.by_name {
-        let bn = b.map(|b| {
-            b.by_name
-                .iter()
-                .find(|x| x.scenario == n.scenario && x.name == n.name)
-        });
+        let bn = base_name(b, n);
         name_row(out, n, bn, lb, blb);
         let class = match &n.sla_class {
             Some(c) => {
@@ -86,12 +93,7 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
             put!(
                 verdict,
                 "<span class=\"base\">baseline {}</span>",
-                match bn.sla_verdict {
-                    Some(Verdict::Passed) => "✓ PASS",
-                    Some(Verdict::Warned) => "! WARN",
-                    Some(Verdict::Failed) => "✗ FAIL",
-                    None => "– not judged",
-                }
+                verdict_text(bn.sla_verdict)
             );
         }
         if n.sla_verdict.is_some_and(|v| v != Verdict::Passed)
@@ -170,9 +172,7 @@ fn name_cells(out: &mut String, n: &ByName, bn: Option<Option<&ByName>>, lb: boo
         format!("<small>{} {}</small>", esc(&n.method), esc(&n.path))
     };
     put!(out, "<td class=\"l\"><b>{label}</b>{path}</td>");
-    let f = |kind, better, get: &dyn Fn(&ByName) -> Option<f64>| {
-        Fig::new(kind, better, get(n), bn.map(|b| b.and_then(get)))
-    };
+    let f = |kind, better, get: &dyn Fn(&ByName) -> Option<f64>| Fig::of(kind, better, n, bn, get);
     out.push_str(&f(Kind::Count, Better::Neither, &|n| Some(n.requests as f64)).td());
     out.push_str(&f(Kind::Rate, Better::Neither, &|n| Some(n.rate)).td());
     let errors = f(Kind::Count, Better::Lower, &|n| Some(n.errors as f64));
@@ -180,7 +180,7 @@ fn name_cells(out: &mut String, n: &ByName, bn: Option<Option<&ByName>>, lb: boo
         out,
         "<td>{}<small>{}</small></td>",
         errors.html(false),
-        pct(error_rate(n.errors, n.requests))
+        format_share(error_rate(n.errors, n.requests))
     );
     let quantiles: [fn(&Percentiles) -> Option<u64>; 6] = [
         |p| p.p50,

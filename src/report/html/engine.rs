@@ -4,12 +4,12 @@
 
 use std::fmt::Write as _;
 
-use super::compare::{Better, Fig, Kind, bfig, opt_us};
+use super::compare::{Better, Fig, Kind, opt_us};
 use super::timeline::{mid, quantile_series, stage_marks, time_range};
-use super::{esc, figure, ms, no_data, open_section, pct, put, secs_text, verdict_tag};
+use super::{esc, figure, ms, no_data, open_section, put, secs_text, verdict_tag};
 use crate::report::chart::{Chart, Series, count_axis, has_points, log_axis, time_axis, y_extent};
 use crate::report::data::ReportData;
-use crate::units::format_us;
+use crate::units::{format_share, format_us};
 
 pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&ReportData>) {
     let s = &data.summary;
@@ -33,80 +33,60 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
             Some(c) => esc(&c.detail),
             None => format!(
                 "<b>{}</b> of arrivals were dispatched within {bound} of their intended time",
-                pct(s.on_time_share)
+                format_share(s.on_time_share)
             ),
         }
     );
     if let Some(b) = b {
-        put!(out, " Baseline: {}.", pct(b.on_time_share));
+        put!(out, " Baseline: {}.", format_share(b.on_time_share));
     }
     out.push_str("</p>\n");
     out.push_str(
         "<table class=\"narrow\"><tr><th class=\"l\">engine figure</th><th>value</th></tr>\n",
     );
+    let base = b.map(Some);
     let rows: Vec<(&str, Fig)> = vec![
         (
             "on-time share",
-            Fig::new(
-                Kind::Share,
-                Better::Higher,
-                Some(s.on_time_share),
-                bfig(b, |b| Some(b.on_time_share)),
-            ),
+            Fig::of(Kind::Share, Better::Higher, s, base, |x| {
+                Some(x.on_time_share)
+            }),
         ),
         (
             "dispatch lag p99",
-            Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(s.dispatch_lag_us.p99),
-                bfig(b, |b| opt_us(b.dispatch_lag_us.p99)),
-            ),
+            Fig::of(Kind::Us, Better::Lower, s, base, |x| {
+                opt_us(x.dispatch_lag_us.p99)
+            }),
         ),
         (
             "dispatch lag max",
-            Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(s.dispatch_lag_us.max),
-                bfig(b, |b| opt_us(b.dispatch_lag_us.max)),
-            ),
+            Fig::of(Kind::Us, Better::Lower, s, base, |x| {
+                opt_us(x.dispatch_lag_us.max)
+            }),
         ),
         (
             "queue wait p99",
-            Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(s.queue_wait_us.p99),
-                bfig(b, |b| opt_us(b.queue_wait_us.p99)),
-            ),
+            Fig::of(Kind::Us, Better::Lower, s, base, |x| {
+                opt_us(x.queue_wait_us.p99)
+            }),
         ),
         (
             "arrivals scheduled",
-            Fig::new(
-                Kind::Count,
-                Better::Neither,
-                Some(s.scheduled as f64),
-                bfig(b, |b| Some(b.scheduled as f64)),
-            ),
+            Fig::of(Kind::Count, Better::Neither, s, base, |x| {
+                Some(x.scheduled as f64)
+            }),
         ),
         (
             "dropped",
-            Fig::new(
-                Kind::Count,
-                Better::Lower,
-                Some(s.dropped as f64),
-                bfig(b, |b| Some(b.dropped as f64)),
-            ),
+            Fig::of(Kind::Count, Better::Lower, s, base, |x| {
+                Some(x.dropped as f64)
+            }),
         ),
         (
             "arrivals that opened a new connection",
-            Fig::new(
-                Kind::Count,
-                Better::Lower,
-                Some(s.new_connections as f64),
-                bfig(b, |b| Some(b.new_connections as f64)),
-            ),
+            Fig::of(Kind::Count, Better::Lower, s, base, |x| {
+                Some(x.new_connections as f64)
+            }),
         ),
     ];
     for (label, fig) in rows {

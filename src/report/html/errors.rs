@@ -6,11 +6,13 @@ use std::fmt::Write as _;
 use std::collections::BTreeSet;
 
 use super::compare::{Better, Fig, Kind};
+use super::endpoints::base_name;
 use super::timeline::{mid, span, stage_marks, time_range};
-use super::{error_rate, esc, figure, no_data, open_section, pct, put, us_text};
+use super::{error_rate, esc, figure, no_data, open_section, put, us_text};
 use crate::report::chart::{Chart, Series, linear_axis, time_axis, y_extent};
 use crate::report::data::ReportData;
 use crate::summary::ByName;
+use crate::units::format_share;
 
 pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&ReportData>) {
     let s = &data.summary;
@@ -21,7 +23,7 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
         "<p><b>{}</b> errors of {} requests ({}).",
         s.errors,
         s.requests,
-        pct(error_rate(s.errors, s.requests))
+        format_share(error_rate(s.errors, s.requests))
     );
     if let Some(b) = b {
         put!(
@@ -29,7 +31,7 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
             " Baseline: {} of {} ({}).",
             b.errors,
             b.requests,
-            pct(error_rate(b.errors, b.requests))
+            format_share(error_rate(b.errors, b.requests))
         );
     }
     out.push_str(" Errors keep their own latencies and are left out of the SLA percentiles.</p>\n");
@@ -125,8 +127,8 @@ fn tables(out: &mut String, data: &ReportData, baseline: Option<&ReportData>) {
                     ""
                 },
                 fig.td(),
-                pct(error_rate(n, s.errors)),
-                pct(error_rate(n, s.requests))
+                format_share(error_rate(n, s.errors)),
+                format_share(error_rate(n, s.requests))
             );
         }
         out.push_str("</table>\n");
@@ -149,13 +151,9 @@ fn tables(out: &mut String, data: &ReportData, baseline: Option<&ReportData>) {
     } else {
         out.push_str("<div class=\"scroll\"><table><tr><th class=\"l\">scenario / name</th><th>requests</th><th>errors</th><th>error rate</th><th class=\"l\">kinds</th><th>error latency p50</th><th>error latency p99</th></tr>\n");
         for n in rows {
-            let bn = b.map(|b| {
-                b.by_name
-                    .iter()
-                    .find(|x| x.scenario == n.scenario && x.name == n.name)
-            });
+            let bn = base_name(b, n);
             let f = |kind, better, get: &dyn Fn(&ByName) -> Option<f64>| {
-                Fig::new(kind, better, get(n), bn.map(|b| b.and_then(get))).td()
+                Fig::of(kind, better, n, bn, get).td()
             };
             let kinds: Vec<String> = n
                 .error_kinds

@@ -3,139 +3,108 @@
 
 use std::fmt::Write as _;
 
-use super::compare::{Better, Fig, Kind, bfig, opt_us};
-use super::{error_rate, esc, pct, put};
+use super::compare::{Better, Fig, Kind, opt_us};
+use super::{error_rate, esc, put};
 use crate::summary::Summary;
-use crate::units::format_us;
+use crate::units::{format_share, format_us};
 
 /// cards writes the headline figures of `s`, beside `b`'s (the baseline's) when there is one.
 pub(super) fn cards(out: &mut String, s: &Summary, b: Option<&Summary>) {
     out.push_str("<h3>Headline figures</h3>\n<div class=\"cards\">\n");
     let lb = s.percentiles_are_lower_bounds;
     let blb = b.is_some_and(|b| b.percentiles_are_lower_bounds);
+    // The whole run's figures are in every baseline.
+    let base = b.map(Some);
     let cards: Vec<(&str, Fig, String)> = vec![
         (
             "target rate",
-            Fig::new(
-                Kind::Rate,
-                Better::Neither,
-                Some(s.target_rate),
-                bfig(b, |b| Some(b.target_rate)),
-            ),
+            Fig::of(Kind::Rate, Better::Neither, s, base, |x| {
+                Some(x.target_rate)
+            }),
             "what the schedule asked for".into(),
         ),
         (
             "achieved rate",
-            Fig::new(
-                Kind::Rate,
-                Better::Higher,
-                Some(s.achieved_rate),
-                bfig(b, |b| Some(b.achieved_rate)),
-            ),
+            Fig::of(Kind::Rate, Better::Higher, s, base, |x| {
+                Some(x.achieved_rate)
+            }),
             "arrivals issued per second".into(),
         ),
         (
             "completed rate",
-            Fig::new(
-                Kind::Rate,
-                Better::Higher,
-                Some(s.completed_rate),
-                bfig(b, |b| Some(b.completed_rate)),
-            ),
+            Fig::of(Kind::Rate, Better::Higher, s, base, |x| {
+                Some(x.completed_rate)
+            }),
             "responses per second".into(),
         ),
         (
             "requests",
-            Fig::new(
-                Kind::Count,
-                Better::Neither,
-                Some(s.requests as f64),
-                bfig(b, |b| Some(b.requests as f64)),
-            ),
+            Fig::of(Kind::Count, Better::Neither, s, base, |x| {
+                Some(x.requests as f64)
+            }),
             format!("{} scheduled · {} ok", s.scheduled, s.successes),
         ),
         (
             "errors",
-            Fig::new(
-                Kind::Count,
-                Better::Lower,
-                Some(s.errors as f64),
-                bfig(b, |b| Some(b.errors as f64)),
+            Fig::of(Kind::Count, Better::Lower, s, base, |x| {
+                Some(x.errors as f64)
+            }),
+            format!(
+                "{} of requests",
+                format_share(error_rate(s.errors, s.requests))
             ),
-            format!("{} of requests", pct(error_rate(s.errors, s.requests))),
         ),
         (
             "error rate",
-            Fig::new(
-                Kind::Share,
-                Better::Lower,
-                Some(error_rate(s.errors, s.requests)),
-                bfig(b, |b| Some(error_rate(b.errors, b.requests))),
-            ),
+            Fig::of(Kind::Share, Better::Lower, s, base, |x| {
+                Some(error_rate(x.errors, x.requests))
+            }),
             "errors ÷ requests".into(),
         ),
         (
             "dropped",
-            Fig::new(
-                Kind::Count,
-                Better::Lower,
-                Some(s.dropped as f64),
-                bfig(b, |b| Some(b.dropped as f64)),
-            ),
+            Fig::of(Kind::Count, Better::Lower, s, base, |x| {
+                Some(x.dropped as f64)
+            }),
             "arrivals never issued".into(),
         ),
         (
             "latency p50",
-            Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(s.latency_us.p50),
-                bfig(b, |b| opt_us(b.latency_us.p50)),
-            )
+            Fig::of(Kind::Us, Better::Lower, s, base, |x| {
+                opt_us(x.latency_us.p50)
+            })
             .bounds(lb, blb),
             "from the intended time".into(),
         ),
         (
             "latency p99",
-            Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(s.latency_us.p99),
-                bfig(b, |b| opt_us(b.latency_us.p99)),
-            )
+            Fig::of(Kind::Us, Better::Lower, s, base, |x| {
+                opt_us(x.latency_us.p99)
+            })
             .bounds(lb, blb),
             "from the intended time".into(),
         ),
         (
             "latency max",
-            Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(s.latency_us.max),
-                bfig(b, |b| opt_us(b.latency_us.max)),
-            )
+            Fig::of(Kind::Us, Better::Lower, s, base, |x| {
+                opt_us(x.latency_us.max)
+            })
             .bounds(lb, blb),
             "from the intended time".into(),
         ),
         (
             "service time p99",
-            Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(s.service_time_us.p99),
-                bfig(b, |b| opt_us(b.service_time_us.p99)),
-            )
+            Fig::of(Kind::Us, Better::Lower, s, base, |x| {
+                opt_us(x.service_time_us.p99)
+            })
             .bounds(lb, blb),
             "request sent → response complete".into(),
         ),
         (
             "on-time share",
-            Fig::new(
-                Kind::Share,
-                Better::Higher,
-                Some(s.on_time_share),
-                bfig(b, |b| Some(b.on_time_share)),
-            ),
+            Fig::of(Kind::Share, Better::Higher, s, base, |x| {
+                Some(x.on_time_share)
+            }),
             format!(
                 "dispatch lag ≤ {}; {} late",
                 format_us(s.on_time_bound_us),

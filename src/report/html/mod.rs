@@ -154,10 +154,6 @@ fn us_text(v: Option<u64>) -> String {
     v.map(format_us).unwrap_or_else(|| "—".into())
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.2}%", x * 100.0)
-}
-
 fn secs_text(s: f64) -> String {
     if s < 10.0 {
         format!("{s:.2}s")
@@ -178,14 +174,23 @@ fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-/// verdict_tag is a verdict readable without colour: a symbol and a word.
-fn verdict_tag(v: Option<Verdict>) -> String {
+/// verdict_text is a verdict readable without colour: a symbol and a word.
+fn verdict_text(v: Option<Verdict>) -> &'static str {
     match v {
-        Some(Verdict::Passed) => "<span class=\"v pass\">✓ PASS</span>".into(),
-        Some(Verdict::Warned) => "<span class=\"v warn\">! WARN</span>".into(),
-        Some(Verdict::Failed) => "<span class=\"v fail\">✗ FAIL</span>".into(),
-        None => "<span class=\"v none\">– not judged</span>".into(),
+        Some(Verdict::Passed) => "✓ PASS",
+        Some(Verdict::Warned) => "! WARN",
+        Some(Verdict::Failed) => "✗ FAIL",
+        None => "– not judged",
     }
+}
+
+/// verdict_tag is a verdict's text in its colour.
+fn verdict_tag(v: Option<Verdict>) -> String {
+    format!(
+        "<span class=\"v {}\">{}</span>",
+        v.map_or("none", verdict_class),
+        verdict_text(v)
+    )
 }
 
 fn error_rate(errors: u64, requests: u64) -> f64 {

@@ -42,7 +42,7 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
                 .find(|x| x.scenario == st.scenario && x.name == st.name)
         });
         let f = |kind, better, get: &dyn Fn(&ByStage) -> Option<f64>| {
-            Fig::new(kind, better, get(st), bs.map(|b| b.and_then(get))).td()
+            Fig::of(kind, better, st, bs, get).td()
         };
         let target = if (st.from_rate - st.to_rate).abs() > 1e-9 {
             format!(
@@ -78,12 +78,9 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
         out.push_str(&f(Kind::Share, Better::Lower, &|x| Some(x.error_rate)));
         out.push_str(&f(Kind::Count, Better::Lower, &|x| Some(x.dropped as f64)));
         out.push_str(
-            &Fig::new(
-                Kind::Us,
-                Better::Lower,
-                opt_us(st.latency_us.p99),
-                bs.map(|b| b.and_then(|b| opt_us(b.latency_us.p99))),
-            )
+            &Fig::of(Kind::Us, Better::Lower, st, bs, |x| {
+                opt_us(x.latency_us.p99)
+            })
             .bounds(lb, blb)
             .td(),
         );
