@@ -11,33 +11,12 @@ use crate::template::{Template, Vars};
 
 /// body_file reads a request body from a file beside the plan, once.
 pub(super) fn body_file(ctx: &Ctx, request: &str, f: &Spanned<String>) -> Result<String> {
-    let path = ctx.beside(f.get_ref());
-    let bytes = std::fs::read(&path).map_err(|e| {
-        let what = if e.kind() == std::io::ErrorKind::NotFound {
-            "not found".to_string()
-        } else {
-            format!("cannot be read ({e})")
-        };
-        ctx.err(
-            f.span(),
-            format!("request `{request}`: body file `{}` {what}", f.get_ref()),
-            format!(
-                "the path is relative to the plan file: it was looked for at {}",
-                path.display()
-            ),
-        )
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
-        ctx.err(
-            f.span(),
-            format!(
-                "request `{request}`: body file `{}` is not UTF-8 text (byte {})",
-                f.get_ref(),
-                e.utf8_error().valid_up_to()
-            ),
-            "bodies are text; save the file as UTF-8",
-        )
-    })
+    ctx.read_beside(
+        f.span(),
+        f.get_ref(),
+        &format!("request `{request}`: body file"),
+        "bodies are text; save the file as UTF-8",
+    )
 }
 
 /// json_body checks that a body declared as JSON is JSON: a static body as it is, a template

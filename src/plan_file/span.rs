@@ -78,6 +78,44 @@ impl Ctx<'_> {
             .join(path)
     }
 
+    /// read_beside reads the text file `written` names, relative to the plan file, for a value at
+    /// `span`; `subject` says whose file it is ("request `x`: body file"), `utf8_help` how to
+    /// mend a file that is not text.
+    pub(super) fn read_beside(
+        &self,
+        span: Range<usize>,
+        written: &str,
+        subject: &str,
+        utf8_help: &str,
+    ) -> Result<String, PlanError> {
+        let path = self.beside(written);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            let what = if e.kind() == std::io::ErrorKind::NotFound {
+                "not found".to_string()
+            } else {
+                format!("cannot be read ({e})")
+            };
+            self.err(
+                span.clone(),
+                format!("{subject} `{written}` {what}"),
+                format!(
+                    "the path is relative to the plan file: it was looked for at {}",
+                    path.display()
+                ),
+            )
+        })?;
+        String::from_utf8(bytes).map_err(|e| {
+            self.err(
+                span.clone(),
+                format!(
+                    "{subject} `{written}` is not UTF-8 text (byte {})",
+                    e.utf8_error().valid_up_to()
+                ),
+                utf8_help,
+            )
+        })
+    }
+
     /// flag reports a problem with a command-line flag, which has no place in the file.
     pub(super) fn flag(&self, message: impl Into<String>, help: impl Into<String>) -> PlanError {
         PlanError {

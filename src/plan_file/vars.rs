@@ -167,32 +167,12 @@ fn csv_var(
         }
     };
     let csv_span = at("csv");
-    let path = ctx.beside(file);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        let what = if e.kind() == std::io::ErrorKind::NotFound {
-            "not found".to_string()
-        } else {
-            format!("cannot be read ({e})")
-        };
-        ctx.err(
-            csv_span.clone(),
-            format!("variable `{name}`: data file `{file}` {what}"),
-            format!(
-                "the path is relative to the plan file: it was looked for at {}",
-                path.display()
-            ),
-        )
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        ctx.err(
-            csv_span.clone(),
-            format!(
-                "variable `{name}`: data file `{file}` is not UTF-8 text (byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-            "save the file as UTF-8 CSV",
-        )
-    })?;
+    let text = ctx.read_beside(
+        csv_span.clone(),
+        file,
+        &format!("variable `{name}`: data file"),
+        "save the file as UTF-8 CSV",
+    )?;
     let data = CsvData::parse(&text).map_err(|e| {
         let (message, help) = split_help(&e.message);
         ctx.err(
