@@ -155,7 +155,7 @@ use crate::schedule::ArrivalProcess;
 
 use criteria::{Layer, layer};
 use raw::RawPlan;
-use scenario::{Shared, scenarios};
+use scenario::{Inherited, scenarios};
 use sla::sla_classes;
 use span::Ctx;
 use target::target;
@@ -299,7 +299,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         Some(c) => layer(ctx, c)?,
         None => Layer::default(),
     };
-    let shared = Shared {
+    let inherited = Inherited {
         user_rate,
         arrivals,
         criteria,
@@ -308,7 +308,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         time_scale,
     };
 
-    let scenarios = scenarios(ctx, raw.scenario, raw.stage, raw.request, &shared)?;
+    let scenarios = scenarios(ctx, raw.scenario, raw.stage, raw.request, &inherited)?;
     rows_suffice(ctx, &in_order, &scenarios, &vars, seed)?;
 
     let plan = Plan {

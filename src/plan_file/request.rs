@@ -10,7 +10,7 @@ use super::Result;
 use super::body::{body_file, json_body};
 use super::check::checks;
 use super::raw::RawRequest;
-use super::scenario::Shared;
+use super::scenario::Inherited;
 use super::span::{Ctx, split_help};
 use super::target::headers;
 use crate::engine::checks::Checks;
@@ -18,7 +18,7 @@ use crate::plan::RequestSpec;
 use crate::template::{Template, TemplateError, Vars};
 
 /// request checks one request and builds it.
-pub(super) fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<RequestSpec> {
+pub(super) fn request(ctx: &Ctx, raw: &RawRequest, inherited: &Inherited) -> Result<RequestSpec> {
     let name = ctx.name(&raw.name, "request")?;
     let weight = match &raw.weight {
         Some(w) => ctx.int(
@@ -70,8 +70,8 @@ pub(super) fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<Re
             "percent-encode it: a space is %20",
         ));
     }
-    let path = template(ctx, &raw.path, shared.vars)?;
-    let longest = path.longest(shared.vars, crate::engine::escaped_len);
+    let path = template(ctx, &raw.path, inherited.vars)?;
+    let longest = path.longest(inherited.vars, crate::engine::escaped_len);
     if longest > crate::engine::MAX_TARGET {
         return Err(ctx.err(
             raw.path.span(),
@@ -99,7 +99,7 @@ pub(super) fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<Re
                  contents are sent as they are",
             ));
         }
-        (Some(b), None) => template(ctx, b, shared.vars)?,
+        (Some(b), None) => template(ctx, b, inherited.vars)?,
         (None, Some(f)) => Template::literal(&body_file(ctx, &name, f)?),
         (None, None) => Template::literal(""),
     };
@@ -107,7 +107,7 @@ pub(super) fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<Re
     if let Some(json) = &raw.json
         && *json.get_ref()
     {
-        json_body(ctx, raw, json, &body, shared.vars)?;
+        json_body(ctx, raw, json, &body, inherited.vars)?;
     }
     if let Some(ct) = &raw.content_type {
         if let Some((key, _)) = raw.headers.as_ref().and_then(|h| {
@@ -152,15 +152,15 @@ pub(super) fn request(ctx: &Ctx, raw: &RawRequest, shared: &Shared) -> Result<Re
     };
     let sla_class = match &raw.sla {
         None => None,
-        Some(c) if shared.sla_classes.contains_key(c.get_ref()) => Some(c.get_ref().clone()),
+        Some(c) if inherited.sla_classes.contains_key(c.get_ref()) => Some(c.get_ref().clone()),
         Some(c) => {
-            let help = if shared.sla_classes.is_empty() {
+            let help = if inherited.sla_classes.is_empty() {
                 format!(
                     "the plan declares no SLA classes; add [sla.{}] with p95 = \"…\"",
                     c.get_ref()
                 )
             } else {
-                let names: Vec<&str> = shared.sla_classes.keys().map(String::as_str).collect();
+                let names: Vec<&str> = inherited.sla_classes.keys().map(String::as_str).collect();
                 format!("the classes are: {}", names.join(", "))
             };
             return Err(ctx.err(

@@ -1,7 +1,7 @@
 //! Scenarios: the `[[scenario]]` tables, or the top-level `[[stage]]` and `[[request]]` of a
 //! single-scenario plan, gathered into one form, each then given its stages, its requests and
-//! the criteria of every stage. What a scenario inherits from the plan comes in [`Shared`]; the
-//! rules of one stage or one request are theirs.
+//! the criteria of every stage. What a scenario inherits from the plan comes in [`Inherited`];
+//! the rules of one stage or one request are theirs.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -19,8 +19,8 @@ use crate::plan::{RequestSpec, Scenario, SlaClass};
 use crate::schedule::{ArrivalProcess, Stage};
 use crate::template::Vars;
 
-/// Shared is what every scenario inherits from the plan.
-pub(super) struct Shared<'a> {
+/// Inherited is what every scenario inherits from the plan.
+pub(super) struct Inherited<'a> {
     pub(super) user_rate: Option<f64>,
     pub(super) arrivals: ArrivalProcess,
     pub(super) criteria: Layer,
@@ -49,7 +49,7 @@ pub(super) fn scenarios(
     scenarios: Option<Vec<Spanned<RawScenario>>>,
     stages: Option<Vec<Spanned<RawStage>>>,
     requests: Option<Vec<Spanned<RawRequest>>>,
-    shared: &Shared,
+    inherited: &Inherited,
 ) -> Result<Vec<Scenario>> {
     let groups = groups(ctx, scenarios, stages, requests)?;
     let mut scenarios: Vec<Scenario> = Vec::with_capacity(groups.len());
@@ -66,7 +66,7 @@ pub(super) fn scenarios(
                 "give each scenario its own name; results are keyed by it",
             ));
         }
-        scenarios.push(scenario(ctx, g, shared)?);
+        scenarios.push(scenario(ctx, g, inherited)?);
     }
     Ok(scenarios)
 }
@@ -156,7 +156,7 @@ fn groups(
 }
 
 /// scenario checks one scenario and builds it, stage by stage and request by request.
-fn scenario(ctx: &Ctx, g: Group, shared: &Shared) -> Result<Scenario> {
+fn scenario(ctx: &Ctx, g: Group, inherited: &Inherited) -> Result<Scenario> {
     let name = ctx.name(&g.name, "scenario")?;
     let (stage_table, request_table) = if g.short_form {
         ("[[stage]]", "[[request]]")
@@ -165,15 +165,15 @@ fn scenario(ctx: &Ctx, g: Group, shared: &Shared) -> Result<Scenario> {
     };
     let user_rate = match &g.user_rate {
         Some(r) => Some(user_rate(ctx, r)?),
-        None => shared.user_rate,
+        None => inherited.user_rate,
     };
     let arrivals = match &g.arrivals {
         Some(a) => arrival_process(ctx, a)?,
-        None => shared.arrivals,
+        None => inherited.arrivals,
     };
     let base = match &g.criteria {
-        Some(c) => layer(ctx, c)?.over(&shared.criteria),
-        None => shared.criteria.clone(),
+        Some(c) => layer(ctx, c)?.over(&inherited.criteria),
+        None => inherited.criteria.clone(),
     };
 
     if g.stages.is_empty() {
@@ -187,7 +187,7 @@ fn scenario(ctx: &Ctx, g: Group, shared: &Shared) -> Result<Scenario> {
     let mut criteria = Vec::with_capacity(g.stages.len());
     for s in &g.stages {
         let raw = s.get_ref();
-        let stage = stage(ctx, s, user_rate, shared.time_scale)?;
+        let stage = stage(ctx, s, user_rate, inherited.time_scale)?;
         if stages.iter().any(|other| other.name == stage.name) {
             return Err(ctx.err(
                 raw.name.span(),
@@ -212,7 +212,7 @@ fn scenario(ctx: &Ctx, g: Group, shared: &Shared) -> Result<Scenario> {
     }
     let mut requests: Vec<RequestSpec> = Vec::with_capacity(g.requests.len());
     for r in &g.requests {
-        let spec = request(ctx, r.get_ref(), shared)?;
+        let spec = request(ctx, r.get_ref(), inherited)?;
         if requests.iter().any(|other| other.name == spec.name) {
             return Err(ctx.err(
                 r.get_ref().name.span(),

@@ -13,7 +13,8 @@ use super::span::{Ctx, split_help};
 use crate::schedule::ArrivalProcess;
 use crate::units::parse_duration;
 
-/// The readers are methods of [`Ctx`] so a section writes `ctx.int(…)` as it writes `ctx.err(…)`.
+/// The readers are methods of [`Ctx`], so a section writes `ctx.int(…)` as it writes
+/// `ctx.err(…)`.
 impl Ctx<'_> {
     /// duration reads a duration value.
     pub(super) fn duration(&self, v: &Spanned<String>) -> Result<Duration> {
