@@ -21,12 +21,12 @@ pub(super) fn target(
     let from_file = raw
         .base_url
         .as_ref()
-        .map(|u| base_target(u.get_ref()).map_err(|(m, h)| ctx.err(u.span(), m, h)))
+        .map(|u| base_target(u.get_ref()).map_err(|e| ctx.err(u.span(), e.to_string(), e.help())))
         .transpose()?;
     let has_target = overrides.host.is_some() || from_file.is_some();
     let mut target = match (&overrides.host, from_file) {
         (Some(host), _) => {
-            base_target(host).map_err(|(m, h)| ctx.flag(format!("--host: {m}"), h))?
+            base_target(host).map_err(|e| ctx.flag(format!("--host: {e}"), e.help()))?
         }
         (None, Some(t)) => t,
         (None, None) => {
@@ -102,16 +102,38 @@ pub(super) fn target(
     Ok((target, has_target, limits, raw.preflight.unwrap_or(true)))
 }
 
+/// BaseUrlError is what is wrong with a base URL, before it is known whether the URL came from
+/// the file or from `--host`, which place the error differently.
+#[derive(Debug, thiserror::Error)]
+enum BaseUrlError {
+    /// Not an http URL; the text is [`Target::parse`]'s, without its help, which is ours here.
+    #[error("{0}")]
+    Unusable(String),
+    /// A query, which would be lost under every request's own.
+    #[error("`{0}` has a query; a base URL may only have a path")]
+    Query(String),
+}
+
+impl BaseUrlError {
+    /// help says how to fix the URL.
+    fn help(&self) -> &'static str {
+        match self {
+            BaseUrlError::Unusable(_) => {
+                "write it like http://127.0.0.1:8001 (http only; a path such as \
+                 http://host/api prefixes every request path)"
+            }
+            BaseUrlError::Query(_) => "put query parameters in each request's path",
+        }
+    }
+}
+
 /// base_target reads a base URL; its path becomes the prefix of every request path.
-fn base_target(url: &str) -> Result<Target, (String, String)> {
-    let help = "write it like http://127.0.0.1:8001 (http only; a path such as \
-                http://host/api prefixes every request path)";
-    let (mut target, path) = Target::parse(url).map_err(|e| (split_help(&e).0, help.into()))?;
+fn base_target(url: &str) -> Result<Target, BaseUrlError> {
+    // Target::parse still answers "message; help" in one string (src/plan.rs).
+    let (mut target, path) =
+        Target::parse(url).map_err(|e| BaseUrlError::Unusable(split_help(&e).0))?;
     if path.contains('?') {
-        return Err((
-            format!("`{url}` has a query; a base URL may only have a path"),
-            "put query parameters in each request's path".into(),
-        ));
+        return Err(BaseUrlError::Query(url.to_string()));
     }
     target.base_path = path.trim_end_matches('/').to_string();
     Ok(target)
