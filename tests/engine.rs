@@ -32,7 +32,9 @@ fn a_constant_rate_issues_rate_times_duration_arrivals() {
         2_500 + 1,
         "the preflight is the one extra request"
     );
-    assert_eq!(s.exit_code, 0, "{:#?}", s.criteria);
+    // Counts and the achieved rate are this test's subject; they hold however late the engine
+    // was (tests/lateness.rs judges that), so only the other criteria must pass.
+    assert_eq!(common::summary_verdict_code(&s), 0, "{:#?}", s.criteria);
 }
 
 #[test]

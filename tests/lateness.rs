@@ -135,10 +135,11 @@ fn a_stall_that_makes_a_few_arrivals_late_leaves_the_run_valid_and_says_so() {
     let (code, out) = run.finish();
     let v = read_json(&json);
     let late = v["lateness"]["late"].as_u64().unwrap();
-    // Arrivals are 50 ms apart: a stop of s holds at most s / 50 ms + 1 of them.
-    let could = (at_most.as_secs_f64() * 20.0).floor() as u64 + 1;
+    // At least the arrival due in the stop's first 50 ms is late. No upper bound holds: after
+    // the continue signal a loaded machine may leave the process waiting for a core, and the
+    // arrivals due meanwhile are late too; whatever the count, the rule below must judge it.
     assert!(
-        (1..=could).contains(&late),
+        late >= 1,
         "{late} late after a stop of {stopped:?} to {at_most:?}\n{out}"
     );
     let valid = late <= 5;

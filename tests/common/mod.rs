@@ -279,3 +279,8 @@ pub fn verdict_code(summary: &serde_json::Value) -> i32 {
             .any(|c| c["name"] != "schedule kept"),
     )
 }
+
+/// summary_verdict_code is `verdict_code` for a summary a test ran in-process.
+pub fn summary_verdict_code(s: &Summary) -> i32 {
+    verdict_code(&serde_json::to_value(s).expect("a summary serialises"))
+}
