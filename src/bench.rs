@@ -14,9 +14,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::demo::{DemoConfig, DemoTarget};
-use crate::engine::Pacing;
 use crate::engine::thread_cpu_time;
-use crate::plan::{Plan, Target};
+use crate::plan::{Pacing, Plan, Target};
 use crate::record::Hist;
 use crate::run::{self, Failure, Options};
 use crate::units::format_us;

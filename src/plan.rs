@@ -12,7 +12,6 @@ use hyper::http::{HeaderMap, Method, Uri};
 use std::collections::BTreeMap;
 
 use crate::draw::{self, Stream};
-use crate::engine::Pacing;
 use crate::engine::checks::Checks;
 use crate::schedule::{ArrivalProcess, Schedule, Stage};
 use crate::template::{Template, Vars};
@@ -93,6 +92,54 @@ impl Plan {
             preflight: true,
             vars: Vars::default(),
             sla_classes: BTreeMap::new(),
+        }
+    }
+}
+
+/// Pacing says how a worker waits for an arrival's intended time: the plan chooses the mode,
+/// the engine's pacer (`engine::pacer`) does the timing. The flag's one-line help for each mode
+/// is its `value(help)`, shorter than the doc comment.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Pacing {
+    /// Sleep on a high-resolution timer, armed early by the wake-up latency the pacer has seen
+    /// (its 10th percentile, see `WakeLatency`), then yield until the intended time: no CPU
+    /// while waiting, and the kernel's wake-up latency mostly hidden. Arrivals at least `SPARSE`
+    /// apart are woken 2 % of the wait ahead, from `SPARSE_EARLY` up to `SPARSE_APPROACH`.
+    #[default]
+    #[value(
+        help = "Sleep on a high-resolution timer, armed early by the wake-up latency seen so far"
+    )]
+    Default,
+    /// Sleep until `PRECISE_EARLY` before the intended time, then yield until it: dispatch lag
+    /// of a few microseconds, at the cost of a busy core between close arrivals.
+    #[value(
+        help = "Wake 200 µs early and yield until the intended time: a busy core for ~1 µs lag"
+    )]
+    Precise,
+    /// Sleep on tokio's millisecond timer: arrivals are released in batches, up to about a
+    /// millisecond late (which every latency then includes), for fewer wake-ups per request.
+    #[value(help = "tokio's millisecond timer: arrivals released in batches, up to ~1 ms late")]
+    Coarse,
+}
+
+impl Pacing {
+    /// name is the mode as the flag and the JSON spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pacing::Default => "default",
+            Pacing::Precise => "precise",
+            Pacing::Coarse => "coarse",
         }
     }
 }

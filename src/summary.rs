@@ -179,7 +179,7 @@ pub struct Summary {
     pub engine_cpu_us_per_request: f64,
     /// How workers waited for intended times.
     #[serde(default)]
-    pub pacing: crate::engine::Pacing,
+    pub pacing: crate::plan::Pacing,
     /// The HTTP version asked for.
     #[serde(default)]
     pub http: crate::plan::HttpVersion,

@@ -23,10 +23,12 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
-pub use pacer::Pacing;
 pub use pool::{Dialer, Sender, dialer_for};
 pub use sweep::DENSE_RATE;
 pub use worker::{Handover, thread_cpu_time};
+
+// re-export kept until the report and plan_file splits land (issue 14)
+pub use crate::plan::Pacing;
 
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Layout};

@@ -17,34 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-/// Pacing says how a worker waits for an arrival's intended time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pacing {
-    /// Sleep on a high-resolution timer, armed early by the wake-up latency the pacer has seen
-    /// (its 10th percentile, see `WakeLatency`), then yield until the intended time: no CPU
-    /// while waiting, and the kernel's wake-up latency mostly hidden. Arrivals at least `SPARSE`
-    /// apart are woken 2 % of the wait ahead, from `SPARSE_EARLY` up to `SPARSE_APPROACH`.
-    #[default]
-    Default,
-    /// Sleep until `PRECISE_EARLY` before the intended time, then yield until it: dispatch lag
-    /// of a few microseconds, at the cost of a busy core between close arrivals.
-    Precise,
-    /// Sleep on tokio's millisecond timer: arrivals are released in batches, up to about a
-    /// millisecond late (which every latency then includes), for fewer wake-ups per request.
-    Coarse,
-}
-
-impl Pacing {
-    /// name is the mode as the flag and the JSON spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Pacing::Default => "default",
-            Pacing::Precise => "precise",
-            Pacing::Coarse => "coarse",
-        }
-    }
-}
+use crate::plan::Pacing;
 
 /// PRECISE_EARLY is how long before an intended time precise mode stops sleeping.
 pub const PRECISE_EARLY: Duration = Duration::from_micros(200);

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::exchange::{self, Prepared};
-use super::pacer::{Pacer, Pacing};
+use super::pacer::Pacer;
 use super::pool::{Dialer, Pool};
 use super::sweep::{DENSE_RATE, Sweep};
-use crate::plan::{Plan, Scenario};
+use crate::plan::{Pacing, Plan, Scenario};
 use crate::record::{ErrorKind, Layout, Outcome, Recording};
 use crate::schedule::{Arrival, Shard};
 

@@ -242,7 +242,7 @@ pub fn render(s: &Summary) -> String {
         busy * 100.0,
         s.engine_cpu_us_per_request
     );
-    if busy >= ENGINE_BUSY && s.pacing != crate::engine::Pacing::Precise && s.requests > 0 {
+    if busy >= ENGINE_BUSY && s.pacing != crate::plan::Pacing::Precise && s.requests > 0 {
         let _ = writeln!(
             w,
             "  ! the worker threads were busy {:.0}% of the run: the engine may be what limits it, and its own delays then show as queue wait and service time; try more --threads (on more cores) or a lower rate",
@@ -305,7 +305,7 @@ pub fn render(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Pacing;
+    use crate::plan::Pacing;
 
     #[test]
     fn a_busy_engine_is_named_unless_it_spins_on_purpose() {
