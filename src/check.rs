@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::engine::checks::Checks;
+use crate::plan::checks::Checks;
 use crate::plan::{Plan, StageCriteria};
 use crate::units::{format_duration, format_us};
 

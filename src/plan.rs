@@ -1,20 +1,23 @@
 //! Plan: a validated, typed description of a run.
 //!
-//! Whatever produced it (quick-mode flags now, a TOML file later), a `Plan` is trusted by the
+//! Whatever produced it (quick-mode flags or a TOML plan file), a `Plan` is trusted by the
 //! engine: rates are finite and not negative, weights are not all zero, the target is a URL the
 //! engine can reach. Parsing and its error messages belong to the code that builds a plan;
-//! this module holds the result and the few pure questions asked of it.
+//! this module holds the result and the few pure questions asked of it. It says what a run
+//! does (the pacing mode, the response checks in [`checks`]), never how: it imports nothing of
+//! the engine, which imports it.
 
+pub mod checks;
+
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hyper::http::{HeaderMap, Method, Uri};
 
-use std::collections::BTreeMap;
-
 use crate::draw::{self, Stream};
-use crate::engine::checks::Checks;
 use crate::schedule::{ArrivalProcess, Schedule, Stage};
 use crate::template::{Template, Vars};
+use checks::Checks;
 
 /// Plan is everything a run needs to know before it starts.
 #[derive(Debug, Clone)]

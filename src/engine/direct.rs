@@ -22,9 +22,9 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
-use super::checks::Checks;
 use super::exchange::{Body, ReadHints, Reply, Unsent, classify_io, verdict};
 use super::sweep::{Sweep, Token, has_bytes, stamp_receipts};
+use crate::plan::checks::Checks;
 use crate::record::ErrorKind;
 
 /// MAX_HEAD is the largest response head read; a longer one is a protocol error. (hyper's

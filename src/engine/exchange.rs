@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
 
-use super::checks::Checks;
 use super::pool::Sender;
+use crate::plan::checks::Checks;
 use crate::plan::{Plan, RequestSpec, Target};
 use crate::record::ErrorKind;
 use crate::template::{Template, Vars};
