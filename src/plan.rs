@@ -97,6 +97,16 @@ impl Plan {
             sla_classes: BTreeMap::new(),
         }
     }
+
+    /// worker_threads is how many workers the plan runs: as many as it asks for, but never more
+    /// than its connection or in-flight limits, which are split among them (each worker needs
+    /// one of each).
+    pub fn worker_threads(&self) -> usize {
+        self.threads
+            .max(1)
+            .min(self.limits.connections.max(1))
+            .min(self.limits.max_in_flight.max(1))
+    }
 }
 
 /// Pacing says how a worker waits for an arrival's intended time: the plan chooses the mode,

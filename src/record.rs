@@ -3,13 +3,15 @@
 //! A `Recording` holds, per (scenario, request, stage), latency and service time of successful
 //! responses, latency of errors and error counts by kind; per (scenario, stage) the engine's own
 //! figures: dispatch lag, queue wait, connect time, scheduled and dropped arrivals. Workers each
-//! fill their own and hand it over once per interval; the recorder adds them with `merge`. This
+//! fill their own and hand it over once per interval (a `Handover`); the recorder adds them with
+//! `merge`. This
 //! module knows no HTTP and no clock: it is given durations and outcomes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
 
 /// MAX_US is the largest value a histogram holds (1 h in µs); larger values are clamped to it
 /// and counted in `Recording::clamped`.
@@ -517,6 +519,24 @@ impl Recording {
         }
         (s, c)
     }
+}
+
+/// Handover is one interval of a worker's recording, sent by the engine to the recorder. It
+/// lives here, beside what it carries, so neither of the two knows the other.
+#[derive(Debug)]
+pub struct Handover {
+    /// Which worker sent it.
+    pub worker: usize,
+    /// What the worker recorded since its previous handover.
+    pub recording: Recording,
+    /// Arrivals issued and not yet ended, at the moment of the handover.
+    pub in_flight: u64,
+    /// True for the worker's final handover: it has drained and stopped.
+    pub last: bool,
+    /// Where the recorder sends the recording back, emptied, for the worker to reuse.
+    pub give_back: mpsc::UnboundedSender<Recording>,
+    /// With the last handover: the CPU time this worker thread used in all.
+    pub cpu: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
 //! Recorder: merges the workers' handovers into the run's totals and per-second history.
 //!
 //! It is fed `Handover`s and ticks; it owns the merged `Recording` and one `Interval` of counts
-//! per second, from which the progress line, the target-responsiveness check and (later) the
+//! per second, from which the progress line, the target-responsiveness check and the
 //! time-series reports are made. It knows nothing of HTTP, threads or output formats.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::Handover;
-use crate::record::{Hist, Layout, Recording};
+use crate::record::{Handover, Hist, Layout, Recording};
 
 /// Interval is what happened in one second of the run (as the recorder received it).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

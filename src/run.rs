@@ -179,7 +179,7 @@ async fn drive(
         );
     }
     let start = engine.start;
-    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), engine::threads(&plan));
+    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.worker_threads());
     if let Some(dir) = &work_dir {
         let sink = results::ResultsWriter::create(dir, &plan, engine.started_at).map_err(|e| {
             Failure::NotValid(format!("cannot write results to {}: {e}", dir.display()))

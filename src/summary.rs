@@ -365,7 +365,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         plan: plan.name.clone(),
         target: plan.target.url(),
         seed: plan.seed,
-        threads: crate::engine::threads(plan),
+        threads: plan.worker_threads(),
         connections: plan.limits.connections,
         max_in_flight: plan.limits.max_in_flight,
         timeout_s: plan.limits.timeout.as_secs_f64(),

@@ -25,13 +25,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
 pub use pool::{Dialer, Sender, dialer_for};
 pub use sweep::DENSE_RATE;
-pub use worker::{Handover, thread_cpu_time};
+pub use worker::thread_cpu_time;
 
 // re-export kept until the report and plan_file splits land (issue 14)
 pub use crate::plan::Pacing;
 
 use crate::plan::Plan;
-use crate::record::{ErrorKind, Layout};
+use crate::record::{ErrorKind, Handover, Layout};
 
 /// Engine is a running set of workers.
 pub struct Engine {
@@ -71,15 +71,6 @@ pub fn prepare(plan: &Plan) -> Result<Vec<Vec<Prepared>>, String> {
         .collect()
 }
 
-/// threads is how many workers a plan runs: as many as it asks for, but never more than its
-/// connection or in-flight limits, which are split among them (each worker needs one of each).
-pub fn threads(plan: &Plan) -> usize {
-    plan.threads
-        .max(1)
-        .min(plan.limits.connections.max(1))
-        .min(plan.limits.max_in_flight.max(1))
-}
-
 /// share splits `total` over `n` workers as evenly as possible, at least 1 each.
 fn share(total: usize, n: usize, i: usize) -> usize {
     (total / n + usize::from(i < total % n)).max(1)
@@ -101,7 +92,7 @@ pub fn start(
             .flatten()
             .all(|p| p.body_is_small(pool::FLATTEN_BODY_LIMIT)),
     );
-    let n = threads(&plan);
+    let n = plan.worker_threads();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut starts = Vec::new();
     let mut workers = Vec::new();

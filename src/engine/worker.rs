@@ -19,7 +19,7 @@ use super::pacer::Pacer;
 use super::pool::{Dialer, Pool};
 use super::sweep::{DENSE_RATE, Sweep};
 use crate::plan::{Pacing, Plan, Scenario};
-use crate::record::{ErrorKind, Layout, Outcome, Recording};
+use crate::record::{ErrorKind, Handover, Layout, Outcome, Recording};
 use crate::schedule::{Arrival, Shard};
 
 /// Ready is a worker's report that its connections are open and it waits for the start.
@@ -31,23 +31,6 @@ pub struct Ready {
     pub wanted: usize,
     /// The first failure while opening them.
     pub error: Option<ErrorKind>,
-}
-
-/// Handover is one interval of a worker's recording, sent to the recorder.
-#[derive(Debug)]
-pub struct Handover {
-    /// Which worker sent it.
-    pub worker: usize,
-    /// What the worker recorded since its previous handover.
-    pub recording: Recording,
-    /// Arrivals issued and not yet ended, at the moment of the handover.
-    pub in_flight: u64,
-    /// True for the worker's final handover: it has drained and stopped.
-    pub last: bool,
-    /// Where the recorder sends the recording back, emptied, for the worker to reuse.
-    pub give_back: mpsc::UnboundedSender<Recording>,
-    /// With the last handover: the CPU time this worker thread used in all.
-    pub cpu: Option<Duration>,
 }
 
 /// Setup is everything a worker thread is given.
