@@ -126,10 +126,6 @@ mod tests {
     use super::*;
     use crate::plan::checks::StatusSet;
 
-    fn set(entries: &[&str]) -> StatusSet {
-        StatusSet::new(entries.iter().map(|e| StatusSet::entry(e).unwrap()))
-    }
-
     #[test]
     fn the_status_check_passes_and_fails() {
         let c = Checks::default();
@@ -141,7 +137,7 @@ mod tests {
             Err("status 404 not in 2xx, 3xx".to_string())
         );
         let c = Checks {
-            status: set(&["201"]),
+            status: StatusSet::new([201..=201]),
             ..Checks::default()
         };
         assert_eq!(c.judge(201, None), Ok(()));
