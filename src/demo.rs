@@ -195,26 +195,40 @@ impl Default for DemoConfig {
     }
 }
 
+/// DemoConfigError says why a configuration cannot run, in a sentence for a person. The
+/// command line words the same rules for its own flags.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DemoConfigError {
+    /// The error rate is not a fraction (0 to 1).
+    #[error("the error rate must be a fraction between 0 and 1, but it is {0}")]
+    ErrorRate(f64),
+    /// The concurrency limit is zero.
+    #[error("the concurrency limit must be at least 1 (leave it unset for no limit)")]
+    NoConcurrency,
+    /// The stall cannot run (see `Stall::check`).
+    #[error("{0}")]
+    Stall(String),
+}
+
 impl DemoConfig {
-    /// check says, in a sentence for a person, why this configuration cannot run, if it cannot.
-    fn check(&self) -> io::Result<()> {
-        let invalid = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+    /// validate says why this configuration cannot run, if it cannot.
+    pub fn validate(&self) -> Result<(), DemoConfigError> {
         if !(0.0..=1.0).contains(&self.error_rate) {
-            return invalid(format!(
-                "the error rate must be a fraction between 0 and 1, but it is {}",
-                self.error_rate
-            ));
+            return Err(DemoConfigError::ErrorRate(self.error_rate));
         }
         if self.concurrency == Some(0) {
-            return invalid(
-                "the concurrency limit must be at least 1 (leave it unset for no limit)"
-                    .to_string(),
-            );
+            return Err(DemoConfigError::NoConcurrency);
         }
         if let Some(stall) = &self.stall {
-            stall.check().or_else(invalid)?;
+            stall.check().map_err(DemoConfigError::Stall)?;
         }
         Ok(())
+    }
+
+    /// check is `validate` as the I/O error `serve` and `DemoTarget::start` fail with.
+    fn check(&self) -> io::Result<()> {
+        self.validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
     }
 }
 

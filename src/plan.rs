@@ -12,7 +12,9 @@ pub mod checks;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use hyper::http::{HeaderMap, Method, Uri};
+use serde::{Deserialize, Serialize};
 
 use crate::draw::{self, Stream};
 use crate::schedule::{ArrivalProcess, Schedule, Stage};
@@ -112,17 +114,7 @@ impl Plan {
 /// Pacing says how a worker waits for an arrival's intended time: the plan chooses the mode,
 /// the engine's pacer (`engine::pacer`) does the timing. The flag's one-line help for each mode
 /// is its `value(help)`, shorter than the doc comment.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Pacing {
     /// Sleep on a high-resolution timer, armed early by the wake-up latency the pacer has seen
@@ -251,19 +243,23 @@ pub struct Target {
     pub transport: Transport,
 }
 
-/// HttpVersion is the protocol requests are sent with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+/// HttpVersion is the protocol requests are sent with. Its names are the plan's and the
+/// `--http` flag's; the flag's help explains them, so the values carry none of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ValueEnum)]
 pub enum HttpVersion {
     /// HTTP/1.1.
     #[serde(rename = "1.1")]
+    #[value(name = "1.1", help = None::<&str>)]
     Http1,
     /// HTTP/2: over TLS by ALPN, over cleartext with prior knowledge (h2c).
     #[serde(rename = "2")]
+    #[value(name = "2", help = None::<&str>)]
     Http2,
     /// HTTP/2 when TLS's ALPN agrees to it, else HTTP/1.1 (cleartext: HTTP/1.1). The default,
     /// so an https deployment that speaks HTTP/2 gets it with only a --host change.
     #[default]
     #[serde(rename = "auto")]
+    #[value(name = "auto", help = None::<&str>)]
     Auto,
 }
 

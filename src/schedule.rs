@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use crate::draw::{self, Stream};
 
-/// ArrivalProcess says how arrivals are spaced within the rate the stages set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+/// ArrivalProcess says how arrivals are spaced within the rate the stages set. The `value(help)`
+/// is each process's line in `run --help` (`--arrivals`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalProcess {
     /// Evenly spaced: arrival i at Λ⁻¹(i).
     #[default]
+    #[value(help = "Evenly spaced arrivals")]
     Uniform,
     /// Memoryless: arrival i at Λ⁻¹(E₁ + … + Eᵢ₊₁) with exponential E drawn from the seed.
+    #[value(help = "Poisson arrivals (exponential gaps drawn from --seed)")]
     Poisson,
 }
 

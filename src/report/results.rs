@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -336,19 +336,66 @@ pub fn build(summary: Summary, hlog_bytes: &[u8]) -> Result<ReportData, String> 
     })
 }
 
-/// load reads a run's saved results from a directory (summary.json and latency.hlog).
-pub fn load(dir: &Path) -> Result<ReportData, String> {
-    let read = |name: &str| {
-        std::fs::read(dir.join(name))
-            .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
+/// Saved is a run's results read back from its files.
+#[derive(Debug)]
+pub struct Saved {
+    /// The directory they were read from, where summary.json is.
+    pub dir: PathBuf,
+    /// What the reports are built from.
+    pub data: ReportData,
+    /// The interval log as read: the percentile-spectrum file is made from it.
+    pub hlog: Vec<u8>,
+}
+
+/// LoadError says which of a run's saved files could not be read, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The interval log is missing or unreadable.
+    #[error("cannot read {}: {source}", path.display())]
+    NoLog { path: PathBuf, source: io::Error },
+    /// The summary beside it is missing or unreadable.
+    #[error("cannot read {}: {source}", path.display())]
+    NoSummary { path: PathBuf, source: io::Error },
+    /// The summary is not JSON of the summary's schema.
+    #[error("{} is not a metronome summary: {source}", path.display())]
+    NotASummary {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// The two files were read but do not make report data.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// load reads a run's saved results: `path` is a run's output directory, or its latency.hlog
+/// with summary.json beside it. The interval log is read first, so a wrong path is reported as
+/// the log it does not lead to.
+pub fn load(path: &Path) -> Result<Saved, LoadError> {
+    let (dir, hlog_path) = if path.is_dir() {
+        (path.to_path_buf(), path.join(HLOG))
+    } else {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        (dir, path.to_path_buf())
     };
-    let summary: Summary = serde_json::from_slice(&read(SUMMARY_JSON)?).map_err(|e| {
-        format!(
-            "{} is not a metronome summary: {e}",
-            dir.join(SUMMARY_JSON).display()
-        )
+    let hlog = std::fs::read(&hlog_path).map_err(|source| LoadError::NoLog {
+        path: hlog_path,
+        source,
     })?;
-    build(summary, &read(HLOG)?)
+    let summary_path = dir.join(SUMMARY_JSON);
+    let bytes = std::fs::read(&summary_path).map_err(|source| LoadError::NoSummary {
+        path: summary_path.clone(),
+        source,
+    })?;
+    let summary: Summary =
+        serde_json::from_slice(&bytes).map_err(|source| LoadError::NotASummary {
+            path: summary_path,
+            source,
+        })?;
+    let data = build(summary, &hlog).map_err(LoadError::Invalid)?;
+    Ok(Saved { dir, data, hlog })
 }
 
 /// merged_latency merges every untagged (overall latency) histogram of an interval log.

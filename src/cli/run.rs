@@ -1,0 +1,385 @@
+//! `metronome run`: one run, from a plan file or from quick-mode flags, to its summary.
+//!
+//! It owns the verb's flags, their validation into a [`Plan`] (flags override a plan's limits;
+//! quick-mode flags are refused beside a plan file, so nothing is silently ignored), the demo
+//! target started when there is no target, and Ctrl-C. Reading plan files is `plan_file`'s,
+//! running `run`'s, printing the summary `report`'s.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use super::flags::DemoFlags;
+use super::usage;
+use crate::demo::{DemoConfig, DemoTarget};
+use crate::plan::{HttpVersion, Pacing, Plan, Target};
+use crate::plan_file::{self, Overrides};
+use crate::report;
+use crate::run::{self, Failure};
+use crate::schedule::ArrivalProcess;
+use crate::template::Template;
+use crate::units::parse_duration;
+
+#[derive(Debug, Args)]
+#[command(mut_args(DemoFlags::in_run))]
+pub(super) struct RunArgs {
+    /// A TOML test plan. Without it, quick mode: --rate and --duration (and --url) describe the run.
+    plan: Option<PathBuf>,
+    /// Plan: base URL that replaces the plan's (as Locust's --host).
+    #[arg(long)]
+    host: Option<String>,
+    /// Plan: multiply every stage duration and settle time by F, rates unchanged (0.001 runs a
+    /// 24 h soak in about 86 s).
+    #[arg(long, value_name = "F")]
+    time_scale: Option<f64>,
+    /// Quick mode: target URL, e.g. http://127.0.0.1:8001/health. Without it (or with a bare
+    /// path such as /api/v1/agents) the built-in demo target is started in-process.
+    #[arg(long)]
+    url: Option<String>,
+    /// Quick mode: arrivals per second.
+    #[arg(long, allow_negative_numbers = true)]
+    rate: Option<f64>,
+    /// Quick mode: how long the schedule runs: 500ms, 30s, 5m, 24h.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Quick mode: HTTP method [default: GET].
+    #[arg(long)]
+    method: Option<String>,
+    /// Quick mode: extra request header, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Quick mode: request body.
+    #[arg(long)]
+    body: Option<String>,
+    /// Quick mode: arrival process [default: uniform].
+    #[arg(long, value_enum)]
+    arrivals: Option<ArrivalProcess>,
+    /// Most connections open at once; an arrival that finds none free waits (queue wait)
+    /// [default: 100, or the plan's].
+    #[arg(long)]
+    connections: Option<usize>,
+    /// Most arrivals in flight at once; arrivals beyond it are dropped (and reported)
+    /// [default: 10000, or the plan's].
+    #[arg(long)]
+    max_in_flight: Option<usize>,
+    /// Request timeout, from when the request is sent; also bounds connecting and the drain
+    /// [default: 30s, or the plan's].
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Worker threads; arrivals are sharded across them by index [default: every core, or the
+    /// plan's].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// How workers wait for intended times: `default` sleeps on a high-resolution timer;
+    /// `precise` wakes 200 µs early and yields until the intended time (a few µs of dispatch
+    /// lag, for a busy core) [default: default, or the plan's].
+    #[arg(long, value_enum)]
+    pacing: Option<Pacing>,
+    /// Seed for Poisson gaps, the request mix and template values [default: 1, or the plan's].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Skip the request sent before the schedule starts to check that the target answers.
+    #[arg(long)]
+    no_preflight: bool,
+    /// HTTP version: 1.1, 2 (over TLS by ALPN, over cleartext with prior knowledge), or auto
+    /// (HTTP/2 when TLS's ALPN agrees, else 1.1) [default: auto, or the plan's].
+    #[arg(long, value_enum)]
+    http: Option<HttpVersion>,
+    /// HTTP/2: most concurrent streams per connection [default: 100, or the plan's].
+    #[arg(long)]
+    max_streams: Option<usize>,
+    /// Open a new connection for every request instead of keeping them alive.
+    #[arg(long)]
+    no_keep_alive: bool,
+    /// Trust the certificates in this PEM file (a private CA) beside the platform's roots.
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification (announced in every output).
+    #[arg(long)]
+    insecure: bool,
+    /// Write the JSON summary (schema metronome.summary.v1) to this path.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Write every format into DIR (created if missing): summary.json, report.html, stats.csv,
+    /// stats_history.csv, failures.csv, latency.hlog, latency.hgrm.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write the HTML report to PATH.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+    /// Write Locust-style CSV files PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
+    #[arg(long, value_name = "PREFIX")]
+    csv: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    demo: DemoFlags,
+}
+
+/// command runs a plan (from a file, or quick-mode flags) and prints its summary; the exit code
+/// is the summary's.
+pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
+    let (mut plan, demo) = match &args.plan {
+        Some(path) => plan_from_file(path, &args)?,
+        None => quick_plan(&args)?,
+    };
+    apply_limits(&mut plan, &args)?;
+    if let Some(p) = &args.json {
+        // Refused before the demo target starts, not only before the first request.
+        report::check_writable(p).map_err(Failure::Usage)?;
+    }
+    // The demo target lives as long as the run; dropping it stops it.
+    let _demo = match demo {
+        Some(config) => {
+            let target = DemoTarget::start(config)
+                .map_err(|e| Failure::NotValid(format!("could not start the demo target: {e}")))?;
+            eprintln!("demo target listening on {}", target.base_url());
+            plan.target.port = target.addr().port();
+            plan.target.authority = target.addr().to_string();
+            Some(target)
+        }
+        None => None,
+    };
+    let options = run::Options {
+        json: args.json.clone(),
+        out_dir: args.out.clone(),
+        html: args.html.clone(),
+        csv_prefix: args.csv.clone(),
+        quiet: args.quiet,
+    };
+    let summary = run::execute(plan, &options, interrupted())?;
+    print!("{}", report::terminal::render(&summary));
+    // What follows goes to standard error: the summary must be out first.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    for (what, path) in [
+        ("JSON summary", &args.json),
+        ("results", &args.out),
+        ("HTML report", &args.html),
+    ] {
+        if let Some(p) = path {
+            eprintln!("{what} written to {}", p.display());
+        }
+    }
+    if let Some(p) = &args.csv {
+        eprintln!("CSV files written to {}_*.csv", p.display());
+    }
+    Ok(summary.exit_code)
+}
+
+/// plan_from_file loads a plan; quick-mode flags are refused so nothing is silently ignored.
+fn plan_from_file(
+    path: &std::path::Path,
+    args: &RunArgs,
+) -> Result<(Plan, Option<DemoConfig>), Failure> {
+    let quick_only = [
+        ("--url", args.url.is_some()),
+        ("--rate", args.rate.is_some()),
+        ("--duration", args.duration.is_some()),
+        ("--method", args.method.is_some()),
+        ("-H/--header", !args.headers.is_empty()),
+        ("--body", args.body.is_some()),
+        ("--arrivals", args.arrivals.is_some()),
+    ];
+    if let Some((flag, _)) = quick_only.iter().find(|(_, given)| *given) {
+        return Err(usage(format!(
+            "{flag} is a quick-mode flag; with a plan file, set it in {} (or use --host for the base URL)",
+            path.display()
+        )));
+    }
+    let overrides = Overrides {
+        host: args.host.clone(),
+        time_scale: args.time_scale,
+        seed: args.seed,
+    };
+    let loaded = plan_file::load(path, &overrides).map_err(|e| usage(e.to_string()))?;
+    let demo = if loaded.has_target {
+        if args.demo.given() {
+            return Err(usage(
+                "--demo-* flags shape the built-in demo target; this plan has a target (base_url or --host)",
+            ));
+        }
+        None
+    } else {
+        Some(args.demo.in_run_config(loaded.plan.seed)?)
+    };
+    Ok((loaded.plan, demo))
+}
+
+/// apply_limits lets flags override a plan's connection limits, timeout, threads and preflight.
+fn apply_limits(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
+    if let Some(n) = args.connections {
+        if n == 0 {
+            return Err(usage("--connections must be at least 1"));
+        }
+        plan.limits.connections = n;
+    }
+    if let Some(n) = args.max_in_flight {
+        if n == 0 {
+            return Err(usage("--max-in-flight must be at least 1"));
+        }
+        plan.limits.max_in_flight = n;
+    }
+    if let Some(t) = args.timeout {
+        if t.is_zero() {
+            return Err(usage("--timeout must be longer than zero, e.g. 10s"));
+        }
+        plan.limits.timeout = t;
+    }
+    if let Some(n) = args.threads {
+        if n == 0 || n > 1024 {
+            return Err(usage("--threads must be between 1 and 1024"));
+        }
+        plan.threads = n;
+    }
+    if args.no_preflight {
+        plan.preflight = false;
+    }
+    let t = &mut plan.target.transport;
+    if let Some(h) = args.http {
+        t.http = h;
+    }
+    if let Some(n) = args.max_streams {
+        if n == 0 {
+            return Err(usage("--max-streams must be at least 1"));
+        }
+        t.max_streams = n;
+    }
+    if args.no_keep_alive {
+        t.keep_alive = false;
+    }
+    if let Some(ca) = &args.ca_file {
+        if !ca.is_file() {
+            return Err(usage(format!(
+                "--ca-file {} is not a readable file",
+                ca.display()
+            )));
+        }
+        t.ca_file = Some(ca.clone());
+    }
+    if args.insecure {
+        t.insecure = true;
+    }
+    if let Some(p) = args.pacing {
+        plan.pacing = p;
+    }
+    Ok(())
+}
+
+/// interrupted completes at the first Ctrl-C or SIGTERM; a second one exits at once.
+async fn interrupted() {
+    signal().await;
+    tokio::task::spawn_local(async {
+        signal().await;
+        eprintln!("second interrupt: exiting at once, without reports");
+        std::process::exit(3);
+    });
+}
+
+async fn signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+/// QUICK_WARN_ERROR_RATE is the error rate above which a quick run warns (the playbook's 1 %
+/// under normal load).
+const QUICK_WARN_ERROR_RATE: f64 = 0.01;
+/// QUICK_FAIL_ERROR_RATE is the error rate above which a quick run fails (the playbook's 5 %).
+const QUICK_FAIL_ERROR_RATE: f64 = 0.05;
+
+/// quick_plan turns quick-mode flags into a one-scenario, one-stage, one-request plan, and the
+/// demo target's settings when no URL was given.
+fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
+    for (flag, given) in [
+        ("--host", args.host.is_some()),
+        ("--time-scale", args.time_scale.is_some()),
+    ] {
+        if given {
+            return Err(usage(format!(
+                "{flag} applies to plan files; in quick mode use --url and --duration"
+            )));
+        }
+    }
+    let (Some(rate), Some(duration)) = (args.rate, args.duration) else {
+        return Err(usage(
+            "quick mode needs --rate and --duration (e.g. --rate 100 --duration 30s), or give a plan file: metronome run plans/smoke.toml",
+        ));
+    };
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(usage(format!(
+            "--rate {rate} must be a positive number of arrivals per second"
+        )));
+    }
+    if rate > crate::plan::MAX_RATE {
+        return Err(usage(format!(
+            "--rate {} is over {}/s, more than any machine sends (one core issues about 100,000/s); give a rate the machine can send",
+            crate::plan::rate_text(rate),
+            crate::plan::MAX_RATE
+        )));
+    }
+    if duration.is_zero() {
+        return Err(usage("--duration must be longer than zero, e.g. 30s"));
+    }
+    let method_text = args.method.as_deref().unwrap_or("GET");
+    if method_text.bytes().any(|b| b.is_ascii_lowercase()) {
+        // Methods are case-sensitive: `get` is a different (extension) method that servers
+        // answer with an error, as a plan file's `method` is refused for it.
+        return Err(usage(format!(
+            "--method `{method_text}`: methods are upper case; write --method {}",
+            method_text.to_ascii_uppercase()
+        )));
+    }
+    let method = Method::from_bytes(method_text.as_bytes())
+        .map_err(|_| usage(format!("--method `{method_text}` is not an HTTP method")))?;
+    let mut headers = HeaderMap::new();
+    for h in &args.headers {
+        let (name, value) = h.split_once(':').ok_or_else(|| {
+            usage(format!(
+                "-H `{h}` has no colon; write it like -H 'Accept: application/json'"
+            ))
+        })?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            usage(format!(
+                "-H `{h}`: `{}` is not a valid header name",
+                name.trim()
+            ))
+        })?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| usage(format!("-H `{h}`: the value is not a valid header value")))?;
+        headers.append(name, value);
+    }
+    let (target, path, demo) = match args.url.as_deref() {
+        Some(url) if !url.starts_with('/') => {
+            if args.demo.given() {
+                return Err(usage(
+                    "--demo-* flags shape the built-in demo target; they do nothing with --url http://…",
+                ));
+            }
+            let (t, p) = Target::parse(url).map_err(Failure::Usage)?;
+            (t, p, None)
+        }
+        path => {
+            // The port is filled in once the demo target is listening.
+            let (t, _) = Target::parse("http://127.0.0.1:1").map_err(Failure::Usage)?;
+            let config = args.demo.in_run_config(args.seed.unwrap_or(1))?;
+            (t, path.unwrap_or("/health").to_string(), Some(config))
+        }
+    };
+    let mut plan = Plan::quick(target, method, &path, rate, duration);
+    let scenario = &mut plan.scenarios[0];
+    // A quick run has no plan to say what a good run is; the playbook's error-rate gates make
+    // one where every request failed not pass.
+    scenario.criteria[0].warn_error_rate = Some(QUICK_WARN_ERROR_RATE);
+    scenario.criteria[0].max_error_rate = Some(QUICK_FAIL_ERROR_RATE);
+    scenario.requests[0].headers = headers;
+    scenario.requests[0].body = Template::literal(args.body.as_deref().unwrap_or_default());
+    scenario.arrivals = args.arrivals.unwrap_or_default();
+    plan.seed = args.seed.unwrap_or(1);
+    plan.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok((plan, demo))
+}
