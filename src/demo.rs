@@ -48,6 +48,8 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::draw;
+
 /// Stall is a periodic stall, parsed from "200ms/2s": every `period`, nothing is answered for
 /// `pause` (a GC pause).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -545,7 +547,7 @@ impl State {
             }
         }
         let injected = config.error_rate >= 1.0
-            || (config.error_rate > 0.0 && unit_interval(self.draw()) < config.error_rate);
+            || (config.error_rate > 0.0 && draw::fraction(self.draw()) < config.error_rate);
         let response = if injected {
             self.stats.injected_errors.fetch_add(1, Ordering::Relaxed);
             json_response(
@@ -576,14 +578,7 @@ impl State {
 
     /// draw returns the next 64 random bits (splitmix64 over an atomic counter).
     fn draw(&self) -> u64 {
-        const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut z = self
-            .rng
-            .fetch_add(GOLDEN, Ordering::Relaxed)
-            .wrapping_add(GOLDEN);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        draw::mix64(self.rng.fetch_add(draw::GAMMA, Ordering::Relaxed))
     }
 
     /// route maps a method and path to what it asks for. Paths are matched segment by segment;
@@ -814,11 +809,6 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
 fn uniform_duration(bits: u64, max: Duration) -> Duration {
     let span = max.as_nanos().saturating_add(1);
     nanos(u128::from(bits).saturating_mul(span) >> 64)
-}
-
-/// unit_interval maps 64 random bits to a fraction uniform in `[0, 1)`.
-fn unit_interval(bits: u64) -> f64 {
-    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// nanos converts a count of nanoseconds to a duration.

@@ -3,7 +3,8 @@
 //! Every random choice metronome makes about an arrival (its Poisson gap, which request of the
 //! mix it becomes, template values) is a pure function of the run's seed and the arrival's index,
 //! so the same seed gives the same run whatever the number of worker threads or shards. This
-//! module owns only that hashing; it knows nothing of schedules or requests.
+//! module owns only that hashing; it knows nothing of schedules or requests. The demo target
+//! draws its jitter and errors with the same mixer over a counter ([`GAMMA`], [`mix64`]).
 
 /// Stream identifies what a draw is for, so that two uses of one arrival index never share values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,9 +17,14 @@ pub enum Stream {
     Template,
 }
 
-/// splitmix64's finaliser: a bijective mixer whose output passes BigCrush when fed a counter.
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+/// GAMMA is splitmix64's increment: a generator whose state advances by it and is then mixed
+/// ([`mix64`] adds it once more first) is splitmix64.
+pub const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// mix64 is splitmix64's finaliser: a bijective mixer whose output passes BigCrush when fed a
+/// counter.
+pub fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(GAMMA);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -32,8 +38,13 @@ pub fn bits(seed: u64, stream: Stream, lane: u64, index: u64) -> u64 {
 
 /// unit returns a value uniform in [0, 1) for (seed, stream, lane, index).
 pub fn unit(seed: u64, stream: Stream, lane: u64, index: u64) -> f64 {
+    fraction(bits(seed, stream, lane, index))
+}
+
+/// fraction maps 64 random bits to a value uniform in [0, 1).
+pub fn fraction(bits: u64) -> f64 {
     // 53 bits: exactly the precision of an f64 mantissa.
-    (bits(seed, stream, lane, index) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 #[cfg(test)]
