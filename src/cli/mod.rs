@@ -1,8 +1,8 @@
 //! Command line: the verb table, dispatch and exit codes.
 //!
-//! Each verb is one file that owns its flags, their validation and what it runs: [`run`],
-//! [`check`], [`report`], [`serve`] and [`bench`]; flags two verbs share are declared once in
-//! [`flags`]. Parsing code only validates; a bad flag is refused with exit 2 before anything is
+//! Each verb is one file that owns its flags, their validation and what it runs: `run.rs`,
+//! `check.rs`, `report.rs`, `serve.rs` and `bench.rs`; flags two verbs share are declared once in
+//! `flags.rs`. Parsing code only validates; a bad flag is refused with exit 2 before anything is
 //! sent. This module knows no verb's flags: it parses, dispatches, and maps the outcome to the
 //! process exit code (0, 1 for a failed run, 2 for bad usage, 3 for a run that cannot be valid).
 
