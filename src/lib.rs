@@ -4,16 +4,18 @@
 //! counts from the moment its request should have been sent. Data flows one way through the
 //! modules:
 //!
-//! - [`plan`]: a validated description of a run (target, scenarios, stages, limits).
+//! - [`plan`]: a validated description of a run (target, scenarios, stages, limits, pacing, and
+//!   the response checks in [`plan::checks`]); it imports nothing of the engine.
 //! - [`schedule`]: intended times, a pure function of stages, arrival process and seed
 //!   ([`draw`] makes the seeded draws).
 //! - [`engine`]: worker threads that pace arrivals, own connections, and issue requests.
-//! - [`record`]: the histograms and counters workers fill; [`recorder`] merges their handovers.
+//! - [`record`]: the histograms and counters workers fill, and the `Handover` that carries them;
+//!   [`recorder`] merges the handovers.
 //! - [`summary`]: results and verdicts, built once; [`report`] writes them (terminal, JSON).
 //! - [`plan_file`]: TOML test plans read into a [`plan::Plan`]; [`check`] describes a plan.
-//! - [`run`]: one run from preflight to summary; [`cli`]: the command line.
-//! - [`demo`]: the built-in demo target (the plant backend API); [`bench`]: the engine measured
-//!   by itself.
+//! - [`run`]: one run from preflight to summary; [`cli`]: the command line, one file per verb.
+//! - [`demo`]: the built-in demo target (the plant backend API); [`bench`](mod@bench): the
+//!   engine measured by itself.
 
 pub mod bench;
 pub mod check;
