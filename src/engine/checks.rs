@@ -7,9 +7,8 @@
 //! (short, for a person: `status 404 not in 2xx, 3xx`). The methods are an `impl Checks` here
 //! rather than beside the struct so the plan side holds no engine code.
 
+use crate::plan::checks::Checks;
 use crate::plan::checks::format_size;
-// re-export kept until the report and plan_file splits land (issue 14)
-pub use crate::plan::checks::{Checks, StatusSet, check_pointer, parse_size};
 
 impl Checks {
     /// needs_body says whether the response body must be buffered (up to `max_body` bytes) and

@@ -27,9 +27,6 @@ pub use pool::{Dialer, Sender, dialer_for};
 pub use sweep::DENSE_RATE;
 pub use worker::thread_cpu_time;
 
-// re-export kept until the report and plan_file splits land (issue 14)
-pub use crate::plan::Pacing;
-
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Handover, Layout};
 

@@ -7,7 +7,7 @@ use toml::Spanned;
 use super::Result;
 use super::raw::RawCheck;
 use super::span::{Ctx, split_help};
-use crate::engine::checks::{self, Checks, StatusSet};
+use crate::plan::checks::{self, Checks, StatusSet};
 
 /// checks reads a request's `check = { … }`.
 pub(super) fn checks(ctx: &Ctx, raw: &Spanned<RawCheck>) -> Result<Checks> {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::engine::Pacing;
 use crate::plan::HttpVersion;
+use crate::plan::Pacing;
 
 /// Map is a table whose keys a plan chooses (header names, SLA classes, variables).
 pub(super) type Map<V> = BTreeMap<Spanned<String>, V>;

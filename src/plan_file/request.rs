@@ -13,8 +13,8 @@ use super::raw::RawRequest;
 use super::scenario::Inherited;
 use super::span::{Ctx, split_help};
 use super::target::headers;
-use crate::engine::checks::Checks;
 use crate::plan::RequestSpec;
+use crate::plan::checks::Checks;
 use crate::template::{Template, TemplateError, Vars};
 
 /// request checks one request and builds it.
@@ -222,7 +222,7 @@ fn plausible(name: &str) -> bool {
 }
 #[cfg(test)]
 mod tests {
-    use crate::engine::checks::{Checks, StatusSet};
+    use crate::plan::checks::{Checks, StatusSet};
     use crate::plan_file::Overrides;
     use crate::plan_file::tests::{DATA, SHORT, USERS, load_in_dir, load_str};
 
