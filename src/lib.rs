@@ -20,6 +20,7 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod criteria;
 pub mod demo;
 pub mod draw;
 pub mod engine;

@@ -425,6 +425,25 @@ impl Recording {
         &self.stages[self.layout.stage_cell(scenario, stage)]
     }
 
+    /// stage_totals merges a stage's engine figures and outcomes over all its requests; with
+    /// `settle` false, its settle time is left out.
+    pub fn stage_totals(&self, scenario: usize, stage: usize, settle: bool) -> (StageCell, Cell) {
+        let layout = self.layout();
+        let mut e = StageCell::default();
+        let mut c = Cell::default();
+        for settling in [false, true] {
+            if settling && !settle {
+                continue;
+            }
+            let k = slot(stage, settling);
+            e.merge(self.stage(scenario, k));
+            for r in 0..layout.requests(scenario) {
+                c.merge(self.cell(scenario, r, k));
+            }
+        }
+        (e, c)
+    }
+
     /// dispatched records that the engine got to an arrival `lag` after its intended time;
     /// `dropped` when it could not be issued.
     pub fn dispatched(&mut self, scenario: usize, stage: usize, lag: Duration, dropped: bool) {

@@ -8,10 +8,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::lateness::{self, Judgement, Lateness};
+use crate::criteria::{criterion, engine_criteria, judge_lateness, plan_criteria, schedule_kept};
+use crate::lateness::{Judgement, Lateness};
 use crate::plan::Plan;
-use crate::record::{Cell, ErrorCounts, ErrorKind, Hist, Recording, StageCell, slot};
-use crate::recorder::{Recorder, UNRESPONSIVE_AFTER};
+use crate::record::{Cell, ErrorCounts, ErrorKind, Hist, StageCell};
+use crate::recorder::Recorder;
+
+/// The summary's criteria are the `criteria` module's.
+pub use crate::criteria::{Criterion, Rule, Verdict};
 
 /// SCHEMA names the JSON layout; it changes only when a field changes meaning or goes away.
 pub const SCHEMA: &str = "metronome.summary.v1";
@@ -50,45 +54,6 @@ impl Percentiles {
             count,
         }
     }
-}
-
-/// Verdict is a criterion's outcome; only `Failed` sets a failing exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Passed,
-    Warned,
-    Failed,
-}
-
-impl Verdict {
-    /// judge compares a figure with the bound above which it warns and the bound above which it
-    /// fails.
-    pub fn judge(value: f64, warn_above: Option<f64>, fail_above: Option<f64>) -> Verdict {
-        if fail_above.is_some_and(|f| value > f) {
-            Verdict::Failed
-        } else if warn_above.is_some_and(|w| value > w) {
-            Verdict::Warned
-        } else {
-            Verdict::Passed
-        }
-    }
-}
-
-/// Criterion is one judged rule with the figure that decided it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Criterion {
-    pub name: String,
-    pub verdict: Verdict,
-    pub detail: String,
-    /// True when failing this criterion makes the run not valid (exit 3) rather than failed.
-    pub validity: bool,
-    /// The scenario it judges, for criteria of a stage.
-    pub scenario: Option<String>,
-    /// The stage it judges, for criteria of a stage.
-    pub stage: Option<String>,
-    /// The request name it judges, for SLA criteria.
-    pub request: Option<String>,
 }
 
 /// ByName holds the results of one (scenario, request name).
@@ -287,7 +252,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
             });
         }
         for (k, stage) in scenario.stages.iter().enumerate() {
-            let (e, c) = stage_totals(totals, si, k, true);
+            let (e, c) = totals.stage_totals(si, k, true);
             let start = schedule.stage_start(k);
             let span = covered(start, stage.duration, facts.interrupted_at);
             by_stage.push(ByStage {
@@ -327,7 +292,14 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
     let on_time_share = whole.on_time_share();
     let judgement = judge_lateness(plan, totals, &whole, all.latency.count());
     let mut criteria = vec![schedule_kept(&whole, &judgement, plan.limits.timeout)];
-    criteria.extend(engine_criteria(rec, &engine, &all, facts, duration));
+    criteria.extend(engine_criteria(
+        rec,
+        &engine,
+        &all,
+        facts.preflight_answered,
+        facts.interrupted_at,
+        duration,
+    ));
     if plan.target.transport.tls && plan.target.transport.insecure {
         criteria.push(criterion(
             "TLS certificates verified",
@@ -428,363 +400,4 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         criteria,
         plan_description: crate::check::describe(plan, true),
     }
-}
-
-/// stage_totals merges a stage's engine figures and outcomes over all its requests; with
-/// `settle` false, its settle time is left out.
-pub fn stage_totals(
-    totals: &Recording,
-    scenario: usize,
-    stage: usize,
-    settle: bool,
-) -> (StageCell, Cell) {
-    let layout = totals.layout();
-    let mut e = StageCell::default();
-    let mut c = Cell::default();
-    for settling in [false, true] {
-        if settling && !settle {
-            continue;
-        }
-        let k = slot(stage, settling);
-        e.merge(totals.stage(scenario, k));
-        for r in 0..layout.requests(scenario) {
-            c.merge(totals.cell(scenario, r, k));
-        }
-    }
-    (e, c)
-}
-
-fn criterion(name: &str, verdict: Verdict, detail: String, validity: bool) -> Criterion {
-    Criterion {
-        name: name.to_string(),
-        verdict,
-        detail,
-        validity,
-        scenario: None,
-        stage: None,
-        request: None,
-    }
-}
-
-fn percent(x: f64) -> String {
-    format!("{:.2}%", x * 100.0)
-}
-
-/// plan_criteria judges every stage by its criteria, its settle time left out: error rate,
-/// each request's percentiles against its SLA class, dropped arrivals.
-fn plan_criteria(plan: &Plan, totals: &Recording) -> Vec<Criterion> {
-    use crate::units::format_us;
-    let mut out = Vec::new();
-    for (si, scenario) in plan.scenarios.iter().enumerate() {
-        for (k, stage) in scenario.stages.iter().enumerate() {
-            let Some(rules) = scenario.criteria.get(k) else {
-                continue;
-            };
-            let at = |name: String, verdict, detail, request: Option<&str>| Criterion {
-                name,
-                verdict,
-                detail,
-                validity: false,
-                scenario: Some(scenario.name.clone()),
-                stage: Some(stage.name.clone()),
-                request: request.map(str::to_string),
-            };
-            let (engine, cells) = stage_totals(totals, si, k, false);
-            // Which endpoint an arrival asks for is drawn independently of when the engine got
-            // to it, but not knowing how the stage's late arrivals split, count them all.
-            let late = Lateness::of(&engine.dispatch_lag, plan.limits.timeout).late;
-            let requests = cells.requests();
-            if (rules.warn_error_rate.is_some() || rules.max_error_rate.is_some()) && requests > 0 {
-                let errors = cells.errors.total();
-                let rate = errors as f64 / requests as f64;
-                let bounds: Vec<String> = [
-                    ("warn above", rules.warn_error_rate),
-                    ("fail above", rules.max_error_rate),
-                ]
-                .iter()
-                .filter_map(|(w, b)| b.map(|b| format!("{w} {}", percent(b))))
-                .collect();
-                out.push(at(
-                    format!("{}/{}: error rate", scenario.name, stage.name),
-                    Verdict::judge(rate, rules.warn_error_rate, rules.max_error_rate),
-                    format!(
-                        "{} errors ({errors} of {requests}); {}",
-                        percent(rate),
-                        bounds.join(", ")
-                    ),
-                    None,
-                ));
-            }
-            if let Some(max) = rules.max_dropped {
-                out.push(at(
-                    format!("{}/{}: dropped", scenario.name, stage.name),
-                    if engine.dropped > max {
-                        Verdict::Failed
-                    } else {
-                        Verdict::Passed
-                    },
-                    format!("{} arrivals dropped; at most {max} allowed", engine.dropped),
-                    None,
-                ));
-            }
-            for (ri, spec) in scenario.requests.iter().enumerate() {
-                let Some(class_name) = &spec.sla_class else {
-                    continue;
-                };
-                let Some(class) = plan.sla_classes.get(class_name) else {
-                    continue;
-                };
-                let cell = totals.cell(si, ri, slot(k, false));
-                if cell.requests() == 0 {
-                    continue;
-                }
-                for &q in &rules.sla_percentiles {
-                    let Some(target) = class.target(q) else {
-                        continue;
-                    };
-                    let target_us = target.as_micros() as u64;
-                    let name = format!(
-                        "{}/{}/{}: {} ≤ {} ({class_name})",
-                        scenario.name,
-                        stage.name,
-                        spec.name,
-                        q.name(),
-                        format_us(target_us)
-                    );
-                    let latency = cell.latency.histogram();
-                    if latency.is_empty() {
-                        // Not one success: the endpoint kept no service level at all, however
-                        // small its share of the stage's error rate.
-                        out.push(at(
-                            name,
-                            Verdict::Failed,
-                            format!(
-                                "none of its {} requests succeeded, so none met the target",
-                                cell.requests()
-                            ),
-                            Some(&spec.name),
-                        ));
-                        continue;
-                    }
-                    let value = latency.value_at_quantile(q.value());
-                    let t = target_us as f64;
-                    out.push(at(
-                        name,
-                        Verdict::judge(
-                            value as f64,
-                            Some(t),
-                            Some(t * (1.0 + rules.sla_fail_over)),
-                        ),
-                        format!(
-                            "{} {} over {} successful responses; warn above {}, fail above {}{}",
-                            q.name(),
-                            format_us(value),
-                            latency.len(),
-                            format_us(target_us),
-                            format_us((t * (1.0 + rules.sla_fail_over)) as u64),
-                            if lateness::reaches(late, latency.len(), q.value()) {
-                                format!("; the stage's {late} late arrivals could make this percentile: it may be the engine's lateness")
-                            } else {
-                                String::new()
-                            }
-                        ),
-                        Some(&spec.name),
-                    ));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// judge_lateness weighs the engine's late arrivals over the whole run and in every stage (its
-/// settle time left out, as its criteria leave it out): the scope whose count is least likely
-/// for an engine late no more often than the tolerance decides.
-fn judge_lateness(plan: &Plan, totals: &Recording, whole: &Lateness, successes: u64) -> Judgement {
-    let highest = plan
-        .scenarios
-        .iter()
-        .flat_map(|s| &s.criteria)
-        .flat_map(|c| &c.sla_percentiles)
-        .map(|q| q.value())
-        .fold(0.0, f64::max);
-    let tolerance = lateness::tolerance(highest);
-    let mut scope = None;
-    let mut chance = whole.chance(tolerance);
-    for (si, scenario) in plan.scenarios.iter().enumerate() {
-        for (k, stage) in scenario.stages.iter().enumerate() {
-            let (e, _) = stage_totals(totals, si, k, false);
-            let c = Lateness::of(&e.dispatch_lag, plan.limits.timeout).chance(tolerance);
-            if c < chance {
-                chance = c;
-                scope = Some(format!("{}/{}", scenario.name, stage.name));
-            }
-        }
-    }
-    Judgement {
-        late: whole.late,
-        past_timeout: whole.past_timeout,
-        max_lag_us: whole.max_lag_us,
-        tolerance,
-        chance,
-        alpha: lateness::ALPHA,
-        scope,
-        percentiles_touched: lateness::touched(whole.late, successes),
-    }
-}
-
-/// schedule_kept is the criterion on the engine's own lateness: not valid when its late
-/// arrivals are beyond chance (see `lateness`), a warning that counts them when there are any.
-fn schedule_kept(whole: &Lateness, j: &Judgement, timeout: Duration) -> Criterion {
-    use crate::units::format_us;
-    let mut detail = format!(
-        "{} of issued arrivals dispatched within {} ms of their intended time",
-        percent(whole.on_time_share()),
-        LAG_BOUND.as_millis()
-    );
-    if whole.late == 0 {
-        detail.push_str(" (none late)");
-        return criterion("schedule kept", Verdict::Passed, detail, true);
-    }
-    detail.push_str(&format!(
-        ": {} of {} late, the latest by {}",
-        whole.late,
-        whole.issued,
-        format_us(whole.max_lag_us)
-    ));
-    if whole.past_timeout > 0 {
-        detail.push_str(&format!(
-            ", {} of them later than the {} request timeout",
-            whole.past_timeout,
-            format_us(timeout.as_micros().min(u64::MAX as u128) as u64)
-        ));
-    }
-    if let Some(first) = j.percentiles_touched.first() {
-        detail.push_str(&format!(
-            "; latency from {} up may be the engine's lateness, not the target's",
-            first.replace('_', ".")
-        ));
-    }
-    let fell_behind = j.chance < j.alpha;
-    let highest = ((1.0 - j.tolerance) * 100.0 * 1e4).round() / 1e4;
-    detail.push_str(&format!(
-        ". An engine late on {} of its arrivals (the tail above p{highest}, the highest percentile judged) would be late this often{} with a chance of {}; the run is not valid below {}",
-        percent(j.tolerance),
-        j.scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default(),
-        lateness::chance_text(j.chance),
-        lateness::chance_text(j.alpha),
-    ));
-    if fell_behind {
-        detail.push_str(": the engine fell behind its schedule");
-    }
-    criterion(
-        "schedule kept",
-        if fell_behind {
-            Verdict::Failed
-        } else {
-            Verdict::Warned
-        },
-        detail,
-        true,
-    )
-}
-
-/// engine_criteria judges the run itself: did the engine keep its schedule, did the target
-/// answer, did anything local run out, was the run cut short.
-fn engine_criteria(
-    rec: &Recorder,
-    engine: &StageCell,
-    all: &Cell,
-    facts: &RunFacts,
-    schedule: Duration,
-) -> Vec<Criterion> {
-    use Verdict::*;
-    let mut out = Vec::new();
-    let requests = all.requests();
-    match rec.longest_silence() {
-        // Never answered at all makes the run not valid; having answered the preflight and then
-        // nothing is a target that stopped answering: a failure.
-        None if requests > 0 => out.push(criterion(
-            "target answered",
-            Failed,
-            if facts.preflight_answered {
-                format!("the target answered the preflight request, then none of the {requests} requests")
-            } else {
-                format!("the target never answered: all {requests} requests failed before a response arrived")
-            },
-            !facts.preflight_answered,
-        )),
-        None => {}
-        Some(s) if s.span >= UNRESPONSIVE_AFTER => out.push(criterion(
-            "target answered",
-            Failed,
-            if s.from_start {
-                format!(
-                    "the target answered nothing for the first {:.0} s of the run while {} arrivals were issued",
-                    s.span.as_secs_f64(),
-                    s.arrivals
-                )
-            } else {
-                format!(
-                    "the target stopped answering for {:.0} s while {} arrivals were issued",
-                    s.span.as_secs_f64(),
-                    s.arrivals
-                )
-            },
-            false,
-        )),
-        Some(_) => out.push(criterion(
-            "target answered",
-            Passed,
-            format!("no silence of {} s or more", UNRESPONSIVE_AFTER.as_secs()),
-            false,
-        )),
-    }
-    let local = all.errors.get(ErrorKind::LocalResource);
-    out.push(criterion(
-        "no local resource errors",
-        if local == 0 { Passed } else { Failed },
-        if local == 0 {
-            "the generator never ran out of file descriptors, ports or memory".into()
-        } else {
-            format!("{local} arrivals failed because this machine ran out of file descriptors, ports or memory: the generator, not the target, failed")
-        },
-        true,
-    ));
-    out.push(criterion(
-        "no arrivals dropped",
-        if engine.dropped == 0 { Passed } else { Warned },
-        if engine.dropped == 0 {
-            "every scheduled arrival was issued".into()
-        } else {
-            format!(
-                "{} of {} arrivals were dropped (in-flight bound reached, or the run ended before a connection was free): percentiles are lower bounds",
-                engine.dropped, engine.scheduled
-            )
-        },
-        false,
-    ));
-    if let Some(at) = facts.interrupted_at {
-        out.push(criterion(
-            "run completed",
-            Failed,
-            if at > schedule {
-                // Every arrival had come due: what the interrupt cut short was the wait for
-                // responses in flight.
-                format!(
-                    "interrupted {:.1} s into the run, while waiting for responses after the {:.1} s schedule: results are partial",
-                    at.as_secs_f64(),
-                    schedule.as_secs_f64()
-                )
-            } else {
-                format!(
-                    "interrupted {:.1} s into the {:.1} s schedule: results are partial",
-                    at.as_secs_f64(),
-                    schedule.as_secs_f64()
-                )
-            },
-            true,
-        ));
-    }
-    out
 }

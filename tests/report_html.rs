@@ -308,6 +308,7 @@ fn regressed() -> ReportData {
         scenario: Some("journey".into()),
         stage: Some("peak-100".into()),
         request: Some("deliverables".into()),
+        rule: None,
     });
     s.criteria.push(Criterion {
         name: "journey/normal-50: error rate".into(),
@@ -317,6 +318,7 @@ fn regressed() -> ReportData {
         scenario: Some("journey".into()),
         stage: Some("normal-50".into()),
         request: None,
+        rule: None,
     });
     if let Some(st) = s
         .by_stage

@@ -8,33 +8,48 @@ use std::collections::BTreeMap;
 use super::compare::{Better, Fig, Kind, opt_us};
 use super::{error_rate, esc, no_data, open_section, put, verdict_tag, verdict_text};
 use crate::report::data::ReportData;
-use crate::summary::{ByName, Criterion, Percentiles, Summary, Verdict};
-use crate::units::format_share;
+use crate::summary::{ByName, Criterion, Percentiles, Rule, Summary, Verdict};
+use crate::units::{format_share, format_us};
 
-/// class_targets reads each SLA class's targets back from the criteria's names, which look like
+/// class_targets gathers each SLA class's targets from the criteria's rules; summaries written
+/// before criteria carried their rule have them read back from the names, which look like
 /// `journey/normal-50/list_agents: p95 ≤ 400.0ms (read_medium)`.
 fn class_targets(criteria: &[Criterion]) -> BTreeMap<String, BTreeMap<u32, String>> {
     let mut out: BTreeMap<String, BTreeMap<u32, String>> = BTreeMap::new();
     for c in criteria.iter().filter(|c| c.request.is_some()) {
-        let Some((_, rule)) = c.name.rsplit_once(": ") else {
-            continue;
-        };
-        let Some((rule, class)) = rule.strip_suffix(')').and_then(|r| r.rsplit_once(" (")) else {
-            continue;
-        };
-        let Some((q, target)) = rule.split_once(" ≤ ") else {
-            continue;
+        let (class, q, target) = match &c.rule {
+            Some(Rule::Sla {
+                class,
+                percentile,
+                target_us,
+                ..
+            }) => (class.clone(), percentile.clone(), format_us(*target_us)),
+            Some(_) => continue,
+            None => {
+                let Some(parsed) = rule_from_name(&c.name) else {
+                    continue;
+                };
+                parsed
+            }
         };
         // Order p50 < p95 < p99 < p99.9 by the digits after "p".
         let order = q
             .strip_prefix('p')
             .and_then(|n| n.parse::<f64>().ok())
             .map_or(u32::MAX, |n| (n * 1000.0) as u32);
-        out.entry(class.to_string())
+        out.entry(class)
             .or_default()
             .insert(order, format!("{q} ≤ {target}"));
     }
     out
+}
+
+/// rule_from_name reads (class, percentile, target) out of an SLA criterion's printed name.
+fn rule_from_name(name: &str) -> Option<(String, String, String)> {
+    let (_, rule) = name.rsplit_once(": ")?;
+    let (rule, class) = rule.strip_suffix(')')?.rsplit_once(" (")?;
+    let (q, target) = rule.split_once(" ≤ ")?;
+    Some((class.to_string(), q.to_string(), target.to_string()))
 }
 
 /// base_name is the baseline's row for endpoint `n`: None without a baseline, Some(None) when
@@ -219,6 +234,7 @@ mod tests {
             scenario: Some("journey".into()),
             stage: Some("normal-50".into()),
             request: Some("list_agents".into()),
+            rule: None,
         };
         let t = class_targets(&[
             c("journey/normal-50/list_agents: p99 ≤ 600.0ms (read_medium)"),
@@ -227,5 +243,29 @@ mod tests {
         ]);
         let got: Vec<&String> = t["read_medium"].values().collect();
         assert_eq!(got, ["p95 ≤ 400.0ms", "p99 ≤ 600.0ms"]);
+    }
+
+    #[test]
+    fn class_targets_come_from_the_rule_when_a_criterion_carries_one() {
+        // A name that says nothing parseable: only the rule can give the target.
+        let c = Criterion {
+            name: "renamed".into(),
+            verdict: Verdict::Passed,
+            detail: String::new(),
+            validity: false,
+            scenario: Some("journey".into()),
+            stage: Some("normal-50".into()),
+            request: Some("list_agents".into()),
+            rule: Some(Rule::Sla {
+                class: "read_light".into(),
+                percentile: "p99".into(),
+                target_us: 500_000,
+                fail_above_us: 750_000,
+                value_us: Some(1_000),
+            }),
+        };
+        let t = class_targets(&[c]);
+        let got: Vec<&String> = t["read_light"].values().collect();
+        assert_eq!(got, ["p99 ≤ 500.0ms"]);
     }
 }
