@@ -14,6 +14,7 @@ use crate::lateness::{self, Judgement, LAG_BOUND, Lateness};
 use crate::plan::Plan;
 use crate::record::{Cell, ErrorKind, Recording, StageCell, slot};
 use crate::recorder::{Recorder, UNRESPONSIVE_AFTER};
+use crate::units::format_share;
 
 /// Verdict is a criterion's outcome; only `Failed` sets a failing exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -102,10 +103,6 @@ pub(crate) fn criterion(name: &str, verdict: Verdict, detail: String, validity: 
     }
 }
 
-fn percent(x: f64) -> String {
-    format!("{:.2}%", x * 100.0)
-}
-
 /// plan_criteria judges every stage by its criteria, its settle time left out: error rate,
 /// each request's percentiles against its SLA class, dropped arrivals.
 pub(crate) fn plan_criteria(plan: &Plan, totals: &Recording) -> Vec<Criterion> {
@@ -139,14 +136,14 @@ pub(crate) fn plan_criteria(plan: &Plan, totals: &Recording) -> Vec<Criterion> {
                     ("fail above", rules.max_error_rate),
                 ]
                 .iter()
-                .filter_map(|(w, b)| b.map(|b| format!("{w} {}", percent(b))))
+                .filter_map(|(w, b)| b.map(|b| format!("{w} {}", format_share(b))))
                 .collect();
                 out.push(at(
                     format!("{}/{}: error rate", scenario.name, stage.name),
                     Verdict::judge(rate, rules.warn_error_rate, rules.max_error_rate),
                     format!(
                         "{} errors ({errors} of {requests}); {}",
-                        percent(rate),
+                        format_share(rate),
                         bounds.join(", ")
                     ),
                     None,
@@ -309,7 +306,7 @@ pub(crate) fn schedule_kept(whole: &Lateness, j: &Judgement, timeout: Duration) 
     };
     let mut detail = format!(
         "{} of issued arrivals dispatched within {} ms of their intended time",
-        percent(whole.on_time_share()),
+        format_share(whole.on_time_share()),
         LAG_BOUND.as_millis()
     );
     if whole.late == 0 {
@@ -339,7 +336,7 @@ pub(crate) fn schedule_kept(whole: &Lateness, j: &Judgement, timeout: Duration) 
     let highest = ((1.0 - j.tolerance) * 100.0 * 1e4).round() / 1e4;
     detail.push_str(&format!(
         ". An engine late on {} of its arrivals (the tail above p{highest}, the highest percentile judged) would be late this often{} with a chance of {}; the run is not valid below {}",
-        percent(j.tolerance),
+        format_share(j.tolerance),
         j.scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default(),
         lateness::chance_text(j.chance),
         lateness::chance_text(j.alpha),

@@ -37,6 +37,15 @@ pub fn format_share(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
 
+/// shorten cuts `text` to its first `max` characters, marking the cut with "…", so a quoted
+/// body or value keeps an error message to a line.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    format!("{}…", text.chars().take(max).collect::<String>())
+}
+
 /// serialize_secs writes a duration as fractional seconds in JSON.
 pub fn serialize_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())

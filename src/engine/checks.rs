@@ -53,7 +53,7 @@ impl Checks {
                 Some(actual) if !json_eq(actual, expected) => {
                     return Err(format!(
                         "{pointer} is {}, expected {expected}",
-                        shorten(&actual.to_string())
+                        crate::units::shorten(&actual.to_string(), 60)
                     ));
                 }
                 Some(_) => {}
@@ -105,17 +105,7 @@ fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 
 /// quote writes text as a JSON string, shortened for a message.
 fn quote(text: &str) -> String {
-    shorten(&serde_json::Value::from(text).to_string())
-}
-
-/// shorten keeps a message readable when a value is long.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 60;
-    if text.chars().count() <= MAX {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(MAX).collect();
-    format!("{cut}…")
+    crate::units::shorten(&serde_json::Value::from(text).to_string(), 60)
 }
 
 #[cfg(test)]

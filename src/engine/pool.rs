@@ -406,14 +406,20 @@ impl Pool {
             }
             lease.h2 = Some(self.adopt(s.clone(), 1));
         }
-        if matches!(opened.sender, Sender::H2(_)) && !self.h2.get() && self.keep_alive {
-            // The first connection told us the target speaks HTTP/2 (ALPN): from now on a
-            // slot is a stream.
+        if matches!(opened.sender, Sender::H2(_)) {
+            self.speaks_h2();
+        }
+        Ok(opened)
+    }
+
+    /// speaks_h2 records that a connection came up as HTTP/2 (by ALPN): from the first one on,
+    /// a slot is a stream, `max_streams` per connection.
+    fn speaks_h2(&self) {
+        if !self.h2.get() && self.keep_alive {
             self.h2.set(true);
             self.slots
                 .add_permits(self.connections * (self.max_streams - 1));
         }
-        Ok(opened)
     }
 
     fn adopt(&self, sender: http2::SendRequest<Full<Bytes>>, streams: usize) -> u64 {
@@ -455,11 +461,7 @@ impl Pool {
                     match o.sender {
                         s @ (Sender::Direct(_) | Sender::H1(_)) => self.idle.borrow_mut().push(s),
                         Sender::H2(s) => {
-                            if !self.h2.get() && self.keep_alive {
-                                self.h2.set(true);
-                                self.slots
-                                    .add_permits(self.connections * (self.max_streams - 1));
-                            }
+                            self.speaks_h2();
                             self.adopt(s, 0);
                         }
                     }

@@ -71,7 +71,7 @@ pub(super) fn json_body(
             format!(
                 "request `{name}`: the body is not JSON once its placeholders are filled \
                  ({detail}): {}",
-                shorten(&text)
+                crate::units::shorten(&text, 80)
             ),
             "put string values in quotes, as in \"{user.email}\", and write {{ and }} for the \
              body's own braces",
@@ -106,13 +106,4 @@ fn written_offset(written: &str, offset: usize) -> usize {
         }
     }
     i
-}
-
-/// shorten keeps a value quoted in a message readable.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 80;
-    if text.chars().count() <= MAX {
-        return text.to_string();
-    }
-    format!("{}…", text.chars().take(MAX).collect::<String>())
 }
