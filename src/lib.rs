@@ -11,7 +11,8 @@
 //! - [`engine`]: worker threads that pace arrivals, own connections, and issue requests.
 //! - [`record`]: the histograms and counters workers fill, and the `Handover` that carries them;
 //!   [`recorder`] merges the handovers.
-//! - [`summary`]: results and verdicts, built once; [`report`] writes them (terminal, JSON).
+//! - [`summary`]: results and verdicts, built once, judged by [`criteria`] (the engine's own
+//!   lateness weighed in [`lateness`]); [`report`] writes them (terminal, JSON, CSV, HTML, hlog).
 //! - [`plan_file`]: TOML test plans read into a [`plan::Plan`]; [`check`] describes a plan.
 //! - [`run`]: one run from preflight to summary; [`cli`]: the command line, one file per verb.
 //! - [`demo`]: the built-in demo target (the plant backend API); [`bench`](mod@bench): the

@@ -1,5 +1,7 @@
 //! Reports: one writer per output format, each rendering a finished `Summary` (and, for the
-//! progress line, the recorder's running view). Reports know nothing of the engine.
+//! progress line, the recorder's running view); `results` streams the per-second files and
+//! loads a saved run back, `chart` is the SVG chart library the HTML report draws with. Reports
+//! know nothing of the engine: they read the plan, the recordings and the summary.
 
 pub mod chart;
 pub mod csv;
