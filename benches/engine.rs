@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use metronome::plan::{Plan, Target};
 use metronome::plan_file;
-use metronome::record::{ErrorKind, Layout, Outcome, Recording, slot};
+use metronome::record::{ErrorKind, Layout, Outcome, Recording, Slot};
 use metronome::recorder::Recorder;
 use metronome::schedule::{ArrivalProcess, Schedule, Shard, Stage};
 use metronome::summary::{self, RunFacts};
@@ -65,7 +65,11 @@ fn outcomes(n: usize, requests: usize, slots: usize) -> Vec<Outcome> {
     latencies(n)
         .into_iter()
         .enumerate()
-        .map(|(i, latency)| outcome(i, 0, i % requests, (i / requests) % slots, latency, 50))
+        .map(|(i, latency)| {
+            let k = (i / requests) % slots;
+            let slot = Slot::new(k / 2, k % 2 == 1);
+            outcome(i, 0, i % requests, slot, latency, 50)
+        })
         .collect()
 }
 
@@ -75,14 +79,14 @@ fn outcome(
     i: usize,
     scenario: usize,
     request: usize,
-    stage: usize,
+    slot: Slot,
     latency: Duration,
     error_every: usize,
 ) -> Outcome {
     Outcome {
         scenario,
         request,
-        stage,
+        slot,
         latency,
         queue_wait: latency / 20,
         connect: i.is_multiple_of(500).then(|| latency / 4),
@@ -178,7 +182,7 @@ fn schedules(c: &mut Criterion) {
 fn recording(c: &mut Criterion) {
     // 8 requests × 2 stage slots (one stage: its settle time and the rest).
     const BATCH: usize = 4_096;
-    let layout = Arc::new(Layout::new(vec![(8, 2)]));
+    let layout = Arc::new(Layout::new(vec![(8, 1)]));
     let samples = outcomes(BATCH, 8, 2);
     let lags = latencies(BATCH);
 
@@ -197,7 +201,7 @@ fn recording(c: &mut Criterion) {
     g.bench_function("dispatched", |b| {
         b.iter(|| {
             for (i, &lag) in lags.iter().enumerate() {
-                r.dispatched(0, slot(0, i % 16 == 0), black_box(lag), false);
+                r.dispatched(0, Slot::new(0, i % 16 == 0), black_box(lag), false);
             }
         })
     });
@@ -207,10 +211,10 @@ fn recording(c: &mut Criterion) {
 fn merging(c: &mut Criterion) {
     // A worker's handover: ~10,000 samples spread over the 16 cells and 2 stage cells.
     const SAMPLES: usize = 10_000;
-    let layout = Arc::new(Layout::new(vec![(8, 2)]));
+    let layout = Arc::new(Layout::new(vec![(8, 1)]));
     let mut worker = Recording::new(layout.clone());
     for (i, o) in outcomes(SAMPLES, 8, 2).iter().enumerate() {
-        worker.dispatched(0, o.stage, o.queue_wait, i % 1000 == 999);
+        worker.dispatched(0, o.slot, o.queue_wait, i % 1000 == 999);
         worker.outcome(o);
     }
     // Totals that have already seen a long run's worth of values.
@@ -238,9 +242,10 @@ fn filled(plan: &Plan, n: usize) -> Recorder {
     for (i, &latency) in lat.iter().enumerate() {
         let scenario = i % layout.scenarios();
         let request = (i / layout.scenarios()) % layout.requests(scenario);
-        let stage = (i / 7) % layout.stages(scenario);
-        worker.dispatched(scenario, stage, latency / 50, false);
-        worker.outcome(&outcome(i, scenario, request, stage, latency, 100));
+        let slots: Vec<Slot> = layout.slots(scenario).collect();
+        let slot = slots[(i / 7) % slots.len()];
+        worker.dispatched(scenario, slot, latency / 50, false);
+        worker.outcome(&outcome(i, scenario, request, slot, latency, 100));
     }
     rec.totals.merge(&worker);
     rec

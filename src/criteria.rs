@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lateness::{self, Judgement, LAG_BOUND, Lateness};
 use crate::plan::Plan;
-use crate::record::{Cell, ErrorKind, Recording, StageCell, slot};
+use crate::record::{Cell, ErrorKind, Recording, Slot, StageCell};
 use crate::recorder::{Recorder, UNRESPONSIVE_AFTER};
 use crate::units::format_share;
 
@@ -177,7 +177,7 @@ pub(crate) fn plan_criteria(plan: &Plan, totals: &Recording) -> Vec<Criterion> {
                 let Some(class) = plan.sla_classes.get(class_name) else {
                     continue;
                 };
-                let cell = totals.cell(si, ri, slot(k, false));
+                let cell = totals.cell(si, ri, Slot::new(k, false));
                 if cell.requests() == 0 {
                     continue;
                 }

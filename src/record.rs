@@ -186,10 +186,26 @@ impl Hist {
     }
 }
 
-/// slot is the recording index of a stage's settle time (`settling`) or the rest of it: every
-/// stage is recorded in two slots so criteria can leave the settle time out.
-pub fn slot(stage: usize, settling: bool) -> usize {
-    stage * 2 + usize::from(settling)
+/// Slot is where a stage's arrivals are recorded: every stage has two, its settle time and the
+/// rest, so criteria can leave the settle time out while the reports show the whole stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Slot(usize);
+
+impl Slot {
+    /// new is the slot of `stage`'s settle time (`settling`) or of the rest of it.
+    pub fn new(stage: usize, settling: bool) -> Slot {
+        Slot(stage * 2 + usize::from(settling))
+    }
+
+    /// stage is the index of the stage the slot belongs to.
+    pub fn stage(self) -> usize {
+        self.0 / 2
+    }
+
+    /// settling says whether the slot holds the stage's settle time.
+    pub fn settling(self) -> bool {
+        self.0 % 2 == 1
+    }
 }
 
 /// FULL_HIST_BYTES is about what one full-range histogram costs.
@@ -198,10 +214,11 @@ const FULL_HIST_BYTES: usize = 190 * 1024;
 /// FULL_RANGE_BUDGET is how much one recording may spend on full-range histograms.
 const FULL_RANGE_BUDGET: usize = 4 << 20;
 
-/// Layout says how many requests and stages each scenario has, to index cells.
+/// Layout says how many requests and stages each scenario has, to index cells: one per
+/// (scenario, request, slot), one stage cell per (scenario, slot).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
-    /// (requests, stages) per scenario.
+    /// (requests, slots) per scenario: two slots per stage.
     scenarios: Vec<(usize, usize)>,
     /// First cell index of each scenario.
     cell_base: Vec<usize>,
@@ -212,6 +229,10 @@ pub struct Layout {
 impl Layout {
     /// new takes (number of requests, number of stages) for each scenario.
     pub fn new(scenarios: Vec<(usize, usize)>) -> Layout {
+        let scenarios: Vec<(usize, usize)> = scenarios
+            .into_iter()
+            .map(|(r, stages)| (r, 2 * stages))
+            .collect();
         let mut cell_base = Vec::new();
         let mut stage_base = Vec::new();
         let (mut c, mut s) = (0, 0);
@@ -230,14 +251,14 @@ impl Layout {
         }
     }
 
-    /// cell is the index of (scenario, request, stage).
-    pub fn cell(&self, scenario: usize, request: usize, stage: usize) -> usize {
-        self.cell_base[scenario] + request * self.scenarios[scenario].1 + stage
+    /// cell is the index of (scenario, request, slot).
+    pub fn cell(&self, scenario: usize, request: usize, slot: Slot) -> usize {
+        self.cell_base[scenario] + request * self.scenarios[scenario].1 + slot.0
     }
 
-    /// stage_cell is the index of (scenario, stage).
-    pub fn stage_cell(&self, scenario: usize, stage: usize) -> usize {
-        self.stage_base[scenario] + stage
+    /// stage_cell is the index of (scenario, slot).
+    pub fn stage_cell(&self, scenario: usize, slot: Slot) -> usize {
+        self.stage_base[scenario] + slot.0
     }
 
     /// scenarios is the number of scenarios.
@@ -250,9 +271,9 @@ impl Layout {
         self.scenarios[scenario].0
     }
 
-    /// stages is the number of stages in a scenario.
-    pub fn stages(&self, scenario: usize) -> usize {
-        self.scenarios[scenario].1
+    /// slots are a scenario's slots, two per stage, in order.
+    pub fn slots(&self, scenario: usize) -> impl Iterator<Item = Slot> {
+        (0..self.scenarios[scenario].1).map(Slot)
     }
 }
 
@@ -343,8 +364,8 @@ pub struct Outcome {
     pub scenario: usize,
     /// Request index within the scenario's mix.
     pub request: usize,
-    /// Stage of the arrival's intended time.
-    pub stage: usize,
+    /// Slot of the arrival's intended time: its stage, settle time or not.
+    pub slot: Slot,
     /// Response complete (or failure) − intended time.
     pub latency: Duration,
     /// Waiting for a connection.
@@ -415,14 +436,14 @@ impl Recording {
         &self.layout
     }
 
-    /// cell is the cell of (scenario, request, stage).
-    pub fn cell(&self, scenario: usize, request: usize, stage: usize) -> &Cell {
-        &self.cells[self.layout.cell(scenario, request, stage)]
+    /// cell is the cell of (scenario, request, slot).
+    pub fn cell(&self, scenario: usize, request: usize, slot: Slot) -> &Cell {
+        &self.cells[self.layout.cell(scenario, request, slot)]
     }
 
-    /// stage is the stage cell of (scenario, stage).
-    pub fn stage(&self, scenario: usize, stage: usize) -> &StageCell {
-        &self.stages[self.layout.stage_cell(scenario, stage)]
+    /// stage is the stage cell of (scenario, slot).
+    pub fn stage(&self, scenario: usize, slot: Slot) -> &StageCell {
+        &self.stages[self.layout.stage_cell(scenario, slot)]
     }
 
     /// stage_totals merges a stage's engine figures and outcomes over all its requests; with
@@ -435,7 +456,7 @@ impl Recording {
             if settling && !settle {
                 continue;
             }
-            let k = slot(stage, settling);
+            let k = Slot::new(stage, settling);
             e.merge(self.stage(scenario, k));
             for r in 0..layout.requests(scenario) {
                 c.merge(self.cell(scenario, r, k));
@@ -446,8 +467,8 @@ impl Recording {
 
     /// dispatched records that the engine got to an arrival `lag` after its intended time;
     /// `dropped` when it could not be issued.
-    pub fn dispatched(&mut self, scenario: usize, stage: usize, lag: Duration, dropped: bool) {
-        let s = &mut self.stages[self.layout.stage_cell(scenario, stage)];
+    pub fn dispatched(&mut self, scenario: usize, slot: Slot, lag: Duration, dropped: bool) {
+        let s = &mut self.stages[self.layout.stage_cell(scenario, slot)];
         s.scheduled += 1;
         if dropped {
             // A dropped arrival was never issued: like its latency, its lag is not a figure of
@@ -460,21 +481,21 @@ impl Recording {
 
     /// abandoned records an issued arrival that never got a connection before the run ended:
     /// it becomes dropped.
-    pub fn abandoned(&mut self, scenario: usize, stage: usize) {
-        self.stages[self.layout.stage_cell(scenario, stage)].dropped += 1;
+    pub fn abandoned(&mut self, scenario: usize, slot: Slot) {
+        self.stages[self.layout.stage_cell(scenario, slot)].dropped += 1;
     }
 
     /// outcome records what became of an issued arrival.
     pub fn outcome(&mut self, o: &Outcome) {
         let mut clamped = 0;
-        let s = &mut self.stages[self.layout.stage_cell(o.scenario, o.stage)];
+        let s = &mut self.stages[self.layout.stage_cell(o.scenario, o.slot)];
         clamped += u64::from(s.queue_wait.record(o.queue_wait));
         clamped += u64::from(s.connect.record(o.connect.unwrap_or_default()));
         s.new_connections += u64::from(o.connect.is_some());
         if let Some(t) = o.tls {
             clamped += u64::from(s.tls_handshake.record(t));
         }
-        let c = &mut self.cells[self.layout.cell(o.scenario, o.request, o.stage)];
+        let c = &mut self.cells[self.layout.cell(o.scenario, o.request, o.slot)];
         match o.result {
             Ok(bytes) => {
                 clamped += u64::from(c.latency.record(o.latency));
@@ -602,10 +623,13 @@ mod tests {
     fn outcomes_land_in_their_cell_and_merge_adds() {
         let layout = Arc::new(Layout::new(vec![(2, 3), (1, 1)]));
         let mut a = Recording::new(layout.clone());
+        // Scenario 0's second stage, outside its settle time.
+        let k = Slot::new(1, false);
+        let first = Slot::new(0, false);
         let ok = Outcome {
             scenario: 0,
             request: 1,
-            stage: 2,
+            slot: k,
             latency: ms(20),
             queue_wait: ms(5),
             connect: None,
@@ -618,25 +642,25 @@ mod tests {
         a.outcome(&Outcome {
             scenario: 1,
             request: 0,
-            stage: 0,
+            slot: first,
             result: Err(ErrorKind::Http5xx),
             connect: Some(ms(1)),
             ..ok.clone()
         });
-        a.dispatched(0, 2, ms(1), false);
-        a.dispatched(0, 2, ms(1), true);
+        a.dispatched(0, k, ms(1), false);
+        a.dispatched(0, k, ms(1), true);
         let mut b = Recording::new(layout);
         b.merge(&a);
         b.merge(&a);
-        assert_eq!(b.cell(0, 1, 2).latency.count(), 2);
-        assert_eq!(b.cell(0, 1, 2).bytes, 200);
-        assert_eq!(b.cell(1, 0, 0).errors.get(ErrorKind::Http5xx), 2);
-        assert_eq!(b.cell(1, 0, 0).error_latency.count(), 2);
-        assert_eq!(b.stage(1, 0).new_connections, 2);
-        assert_eq!(b.stage(0, 2).scheduled, 4);
-        assert_eq!(b.stage(0, 2).dropped, 2);
+        assert_eq!(b.cell(0, 1, k).latency.count(), 2);
+        assert_eq!(b.cell(0, 1, k).bytes, 200);
+        assert_eq!(b.cell(1, 0, first).errors.get(ErrorKind::Http5xx), 2);
+        assert_eq!(b.cell(1, 0, first).error_latency.count(), 2);
+        assert_eq!(b.stage(1, first).new_connections, 2);
+        assert_eq!(b.stage(0, k).scheduled, 4);
+        assert_eq!(b.stage(0, k).dropped, 2);
         // The dropped arrivals were never issued: no dispatch lag for them.
-        assert_eq!(b.stage(0, 2).dispatch_lag.count(), 2);
+        assert_eq!(b.stage(0, k).dispatch_lag.count(), 2);
         let (s, c) = b.totals();
         assert_eq!(c.requests(), 4);
         assert_eq!(s.connect.count(), 4);
@@ -645,10 +669,14 @@ mod tests {
     #[test]
     fn values_past_an_hour_are_clamped_and_counted() {
         let mut r = Recording::new(Arc::new(Layout::new(vec![(1, 1)])));
-        r.dispatched(0, 0, Duration::from_secs(7200), false);
+        r.dispatched(0, Slot::new(0, false), Duration::from_secs(7200), false);
         assert_eq!(r.clamped, 1);
         // Read back within the histogram's 3 significant digits.
-        let max = r.stage(0, 0).dispatch_lag.histogram().max();
+        let max = r
+            .stage(0, Slot::new(0, false))
+            .dispatch_lag
+            .histogram()
+            .max();
         assert!(max.abs_diff(MAX_US) <= MAX_US / 1000, "{max}");
     }
 

@@ -230,7 +230,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         let span = covered(Duration::ZERO, schedule.duration(), facts.interrupted_at);
         for (ri, spec) in scenario.requests.iter().enumerate() {
             let mut c = Cell::default();
-            for k in 0..layout.stages(si) {
+            for k in layout.slots(si) {
                 c.merge(totals.cell(si, ri, k));
             }
             by_name.push(ByName {

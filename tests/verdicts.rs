@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use metronome::plan::{Plan, SlaClass, Target};
-use metronome::record::{Outcome, slot};
+use metronome::record::{Outcome, Slot};
 use metronome::recorder::{Interval, Recorder};
 use metronome::schedule::Stage;
 use metronome::summary::{Criterion, RunFacts, Summary, Verdict, build};
@@ -59,11 +59,11 @@ impl Run {
         for _ in 0..n {
             self.rec
                 .totals
-                .dispatched(0, slot(stage, false), lag, false);
+                .dispatched(0, Slot::new(stage, false), lag, false);
             self.rec.totals.outcome(&Outcome {
                 scenario: 0,
                 request: 0,
-                stage: slot(stage, false),
+                slot: Slot::new(stage, false),
                 latency: latency + lag,
                 queue_wait: Duration::ZERO,
                 connect: None,

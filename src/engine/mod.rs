@@ -45,12 +45,12 @@ pub struct Engine {
     pub preopen_error: Option<ErrorKind>,
 }
 
-/// layout is the cell layout of a plan's recordings: two slots per stage (see `record::slot`).
+/// layout is the cell layout of a plan's recordings: two slots per stage (see `record::Slot`).
 pub fn layout(plan: &Plan) -> Layout {
     Layout::new(
         plan.scenarios
             .iter()
-            .map(|s| (s.requests.len(), 2 * s.stages.len()))
+            .map(|s| (s.requests.len(), s.stages.len()))
             .collect(),
     )
 }

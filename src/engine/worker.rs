@@ -234,8 +234,8 @@ async fn wait_until(pacer: Option<&Pacer>, deadline: Instant) {
 }
 
 /// slot is where an arrival is recorded: its stage, split into the settle time and the rest.
-fn slot(a: &Arrival) -> usize {
-    crate::record::slot(a.stage, a.settling)
+fn slot(a: &Arrival) -> crate::record::Slot {
+    crate::record::Slot::new(a.stage, a.settling)
 }
 
 /// stopped completes when the run is asked to stop.
@@ -349,7 +349,7 @@ async fn issue(shared: &Rc<Shared>, job: Job) {
         _counted,
         ..
     } = job;
-    let stage = slot(&arrival);
+    let slot = slot(&arrival);
     // Everything here runs on one thread: no notification can slip in between checking the
     // flag and waiting for it.
     let lease = if shared.abandon.get() {
@@ -362,13 +362,13 @@ async fn issue(shared: &Rc<Shared>, job: Job) {
         }
     };
     let Some(mut lease) = lease else {
-        shared.recording.borrow_mut().abandoned(scenario, stage);
+        shared.recording.borrow_mut().abandoned(scenario, slot);
         return;
     };
     let mut outcome = Outcome {
         scenario,
         request,
-        stage,
+        slot,
         latency: Duration::ZERO,
         queue_wait: Instant::now() - dispatched,
         connect: None,

@@ -20,14 +20,14 @@ use hdrhistogram::serialization::interval_log::{
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use crate::plan::Plan;
-use crate::record::{Hist, Recording, slot};
+use crate::record::{Hist, Recording, Slot};
 
 /// HlogWriter streams a run's interval log to a file.
 pub struct HlogWriter {
     out: BufWriter<File>,
     serializer: V2DeflateSerializer,
     /// Tag of each (scenario, request, stage slot) cell, in the recording's cell order.
-    cell_tags: Vec<(usize, usize, usize, String)>,
+    cell_tags: Vec<(usize, usize, Slot, String)>,
 }
 
 /// tag_part makes a name safe inside a tag.
@@ -77,7 +77,7 @@ impl HlogWriter {
                         cell_tags.push((
                             si,
                             ri,
-                            slot(k, settling),
+                            Slot::new(k, settling),
                             cell_tag(&s.name, &r.name, &st.name),
                         ));
                     }
