@@ -11,7 +11,7 @@ use super::body::{body_file, json_body};
 use super::check::checks;
 use super::raw::RawRequest;
 use super::scenario::Inherited;
-use super::span::{Ctx, split_help};
+use super::span::Ctx;
 use super::target::headers;
 use crate::plan::RequestSpec;
 use crate::plan::checks::Checks;
@@ -185,7 +185,7 @@ pub(super) fn request(ctx: &Ctx, raw: &RawRequest, inherited: &Inherited) -> Res
 /// template parses a path or body template, placing its errors inside the string as written.
 pub(super) fn template(ctx: &Ctx, v: &Spanned<String>, vars: &Vars) -> Result<Template> {
     Template::parse(v.get_ref(), vars).map_err(|e: TemplateError| {
-        let (message, help) = split_help(&e.to_string());
+        let (message, help) = (e.message(), e.help());
         let literal = "a `{` starts a variable; write `{{` and `}}` for literal braces, as in a \
                        JSON body: '{{\"title\": \"goal {seq}\"}}'";
         let help = match &e {

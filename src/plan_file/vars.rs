@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::Result;
 use super::raw::Map;
-use super::span::{Ctx, split_help};
+use super::span::Ctx;
 use crate::plan::Scenario;
 use crate::template::{CsvData, CsvOrder, VarSource, Vars};
 
@@ -174,11 +174,10 @@ fn csv_var(
         "save the file as UTF-8 CSV",
     )?;
     let data = CsvData::parse(&text).map_err(|e| {
-        let (message, help) = split_help(&e.message);
         ctx.err(
             csv_span.clone(),
-            format!("variable `{name}`: data file `{file}`: {message}"),
-            help,
+            format!("variable `{name}`: data file `{file}`: {}", e.message),
+            e.help,
         )
     })?;
     let in_order = (order == CsvOrder::Sequential).then(|| at("order"));

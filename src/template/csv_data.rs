@@ -33,12 +33,15 @@ impl fmt::Debug for CsvData {
 /// CsvError is a malformed data file: the 1-based line of the problem (0 for the whole file)
 /// and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
+#[error("{message}; {help}")]
 pub struct CsvError {
     /// 1-based line in the file; 0 when the problem is the file as a whole.
     pub line: usize,
-    /// What is wrong, and how to fix it after a "; ".
+    /// What is wrong.
     pub message: String,
+    /// How to fix it: kept apart so the plan file can show it as help without re-splitting the
+    /// message (a column name may itself hold "; ").
+    pub help: String,
 }
 
 impl CsvData {
@@ -51,7 +54,8 @@ impl CsvData {
         if u32::try_from(text.len()).is_err() {
             return Err(CsvError {
                 line: 0,
-                message: "the file is larger than 4 GiB; split it into smaller files".into(),
+                message: "the file is larger than 4 GiB".into(),
+                help: "split it into smaller files".into(),
             });
         }
         let mut reader = Reader {
@@ -64,9 +68,8 @@ impl CsvData {
         let Some(header_line) = reader.record(&mut header, &mut header_ends)? else {
             return Err(CsvError {
                 line: 0,
-                message: "the file is empty; its first line must name the columns, e.g. \
-                          id,email"
-                    .into(),
+                message: "the file is empty".into(),
+                help: "its first line must name the columns, e.g. id,email".into(),
             });
         };
         let mut columns: Vec<String> = Vec::with_capacity(header_ends.len());
@@ -77,19 +80,15 @@ impl CsvData {
             if name.is_empty() {
                 return Err(CsvError {
                     line: header_line,
-                    message: format!(
-                        "column {} of the header has no name; name every column in the first \
-                         line",
-                        columns.len() + 1
-                    ),
+                    message: format!("column {} of the header has no name", columns.len() + 1),
+                    help: "name every column in the first line".into(),
                 });
             }
             if columns.contains(&name) {
                 return Err(CsvError {
                     line: header_line,
-                    message: format!(
-                        "the header names column `{name}` twice; give each column its own name"
-                    ),
+                    message: format!("the header names column `{name}` twice"),
+                    help: "give each column its own name".into(),
                 });
             }
             columns.push(name);
@@ -110,11 +109,13 @@ impl CsvData {
                 return Err(CsvError {
                     line,
                     message: format!(
-                        "line {line} has {fields} field{}, the header has {}; give every row \
-                         one value per column (quote a value that holds a comma)",
+                        "line {line} has {fields} field{}, the header has {}",
                         if fields == 1 { "" } else { "s" },
                         data.columns.len()
                     ),
+                    help: "give every row one value per column (quote a value that holds a \
+                           comma)"
+                        .into(),
                 });
             }
             data.rows += 1;
@@ -122,9 +123,8 @@ impl CsvData {
         if data.rows == 0 {
             return Err(CsvError {
                 line: 0,
-                message: "the file has a header but no rows; add at least one row under the \
-                          header"
-                    .into(),
+                message: "the file has a header but no rows".into(),
+                help: "add at least one row under the header".into(),
             });
         }
         data.text.shrink_to_fit();
@@ -220,10 +220,8 @@ impl Reader<'_> {
                     let Some(q) = quoted[i..].find('"') else {
                         return Err(CsvError {
                             line: opened,
-                            message: format!(
-                                "line {opened}: a quoted field is not closed; end it with `\"` \
-                                 (write `\"\"` for a quote inside it)"
-                            ),
+                            message: format!("line {opened}: a quoted field is not closed"),
+                            help: "end it with `\"` (write `\"\"` for a quote inside it)".into(),
                         });
                     };
                     let chunk = &quoted[i..i + q];
@@ -261,11 +259,10 @@ impl Reader<'_> {
                 } else {
                     return Err(CsvError {
                         line: self.line,
-                        message: format!(
-                            "line {}: text follows a closing quote; put a comma after the \
-                             quoted field, or write `\"\"` for a quote inside it",
-                            self.line
-                        ),
+                        message: format!("line {}: text follows a closing quote", self.line),
+                        help: "put a comma after the quoted field, or write `\"\"` for a quote \
+                               inside it"
+                            .into(),
                     });
                 };
                 self.pos += eol;

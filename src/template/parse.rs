@@ -7,24 +7,20 @@
 
 use super::{Part, Template, VarSource, Vars};
 
-/// TemplateError says what is wrong with a template and at which byte offset.
+/// TemplateError says what is wrong with a template and at which byte offset. It renders as
+/// "message; help", and gives each half by itself ([`TemplateError::message`],
+/// [`TemplateError::help`]) so the plan file need not split the text again.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TemplateError {
     /// `{name}` names no declared variable.
-    #[error("`{{{name}}}` names no variable; declare it under [vars] (declared: {declared})")]
     Undefined {
         name: String,
         offset: usize,
         declared: String,
     },
     /// A `{` with no matching `}`, or a lone `}`.
-    #[error("unbalanced brace; write {{{{ or }}}} for a literal brace")]
     Unbalanced { offset: usize },
     /// `{name.column}` names a column the data file does not have.
-    #[error(
-        "`{{{name}.{column}}}`: the data file of `{name}` has no column `{column}`; its columns \
-         are: {columns}"
-    )]
     UnknownColumn {
         name: String,
         column: String,
@@ -32,10 +28,6 @@ pub enum TemplateError {
         columns: String,
     },
     /// `{name}` names a data file variable without a column.
-    #[error(
-        "`{{{name}}}` is a data file variable and has columns; name one, as in {{{name}.{first}}} \
-         (columns: {columns})"
-    )]
     NeedsColumn {
         name: String,
         offset: usize,
@@ -43,10 +35,6 @@ pub enum TemplateError {
         columns: String,
     },
     /// `{name.column}` where `name` is not a data file variable.
-    #[error(
-        "`{{{name}.{column}}}`: `{name}` is not a data file variable, so it has no columns; \
-         write {{{name}}}"
-    )]
     NoColumns {
         name: String,
         column: String,
@@ -64,6 +52,47 @@ impl TemplateError {
             | TemplateError::NeedsColumn { offset, .. }
             | TemplateError::NoColumns { offset, .. } => *offset,
         }
+    }
+
+    /// message says what is wrong.
+    pub fn message(&self) -> String {
+        match self {
+            TemplateError::Undefined { name, .. } => format!("`{{{name}}}` names no variable"),
+            TemplateError::Unbalanced { .. } => "unbalanced brace".into(),
+            TemplateError::UnknownColumn { name, column, .. } => {
+                format!("`{{{name}.{column}}}`: the data file of `{name}` has no column `{column}`")
+            }
+            TemplateError::NeedsColumn { name, .. } => {
+                format!("`{{{name}}}` is a data file variable and has columns")
+            }
+            TemplateError::NoColumns { name, column, .. } => format!(
+                "`{{{name}.{column}}}`: `{name}` is not a data file variable, so it has no columns"
+            ),
+        }
+    }
+
+    /// help says how to fix it.
+    pub fn help(&self) -> String {
+        match self {
+            TemplateError::Undefined { declared, .. } => {
+                format!("declare it under [vars] (declared: {declared})")
+            }
+            TemplateError::Unbalanced { .. } => "write {{ or }} for a literal brace".into(),
+            TemplateError::UnknownColumn { columns, .. } => format!("its columns are: {columns}"),
+            TemplateError::NeedsColumn {
+                name,
+                first,
+                columns,
+                ..
+            } => format!("name one, as in {{{name}.{first}}} (columns: {columns})"),
+            TemplateError::NoColumns { name, .. } => format!("write {{{name}}}"),
+        }
+    }
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.message(), self.help())
     }
 }
 
