@@ -219,8 +219,8 @@ where
     }
 }
 
-/// An HTTP/2 connection shared by streams.
-struct Shared {
+/// H2Connection is an HTTP/2 connection, shared by the streams in use on it.
+struct H2Connection {
     id: u64,
     sender: http2::SendRequest<Full<Bytes>>,
     streams: usize,
@@ -234,7 +234,7 @@ pub struct Pool {
     /// HTTP/1.1 connections open and not carrying a request.
     idle: RefCell<Vec<Sender>>,
     /// HTTP/2 connections with their streams in use.
-    shared: RefCell<Vec<Shared>>,
+    shared: RefCell<Vec<H2Connection>>,
     /// Whether the target speaks HTTP/2 (known once a connection is open).
     h2: Cell<bool>,
     next_id: Cell<u64>,
@@ -425,7 +425,7 @@ impl Pool {
     fn adopt(&self, sender: http2::SendRequest<Full<Bytes>>, streams: usize) -> u64 {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        self.shared.borrow_mut().push(Shared {
+        self.shared.borrow_mut().push(H2Connection {
             id,
             sender,
             streams,

@@ -63,8 +63,8 @@ pub struct Setup {
     pub handover: mpsc::UnboundedSender<Handover>,
 }
 
-/// State shared by a worker's tasks (all on one thread).
-struct Shared {
+/// WorkerState is what a worker's tasks share (all on one thread).
+struct WorkerState {
     pool: Pool,
     /// Where responses on cleartext HTTP/1.1 connections are read when the pacer wakes.
     sweep: Option<Rc<Sweep>>,
@@ -115,7 +115,7 @@ async fn work(mut setup: Setup) {
     if let Some(s) = &sweep {
         pool.sweep_on(s.clone());
     }
-    let shared = Rc::new(Shared {
+    let shared = Rc::new(WorkerState {
         pool,
         sweep,
         recording: RefCell::new(Recording::new(setup.layout.clone())),
@@ -161,7 +161,7 @@ async fn work(mut setup: Setup) {
 
 /// pace issues this worker's arrivals at their intended times until the schedule ends or the
 /// run is stopped.
-async fn pace(setup: &Setup, shared: &Rc<Shared>, start: Instant) {
+async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     let plan = &setup.plan;
     let mut stop = setup.stop.clone();
     let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
@@ -266,7 +266,7 @@ struct Job {
 /// backlog (a stalled target, or this machine pausing the engine) is cleared at least as fast as
 /// the schedule adds to it, instead of each late arrival adding a task that must be polled and
 /// woken again.
-fn dispatch(shared: &Rc<Shared>, plan: &Plan, scenario: usize, a: Arrival, intended: Instant) {
+fn dispatch(shared: &Rc<WorkerState>, plan: &Plan, scenario: usize, a: Arrival, intended: Instant) {
     if shared.in_flight.get() >= shared.max_in_flight {
         let lag = Instant::now().saturating_duration_since(intended);
         shared
@@ -298,7 +298,7 @@ fn dispatch(shared: &Rc<Shared>, plan: &Plan, scenario: usize, a: Arrival, inten
 }
 
 /// dispatched_now records that the engine got to `job` now, and returns now.
-fn dispatched_now(shared: &Shared, job: &Job) -> Instant {
+fn dispatched_now(shared: &WorkerState, job: &Job) -> Instant {
     let now = Instant::now();
     shared.recording.borrow_mut().dispatched(
         job.scenario,
@@ -310,7 +310,7 @@ fn dispatched_now(shared: &Shared, job: &Job) -> Instant {
 }
 
 /// work_through issues `job`, then every arrival waiting for a slot, until none waits.
-async fn work_through(shared: Rc<Shared>, job: Job) {
+async fn work_through(shared: Rc<WorkerState>, job: Job) {
     let mut next = Some(job);
     while let Some(job) = next {
         issue(&shared, job).await;
@@ -326,7 +326,7 @@ async fn work_through(shared: Rc<Shared>, job: Job) {
 }
 
 /// InFlight counts one arrival in flight until dropped, whatever path its task takes.
-struct InFlight(Rc<Shared>);
+struct InFlight(Rc<WorkerState>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -339,7 +339,7 @@ impl Drop for InFlight {
 }
 
 /// issue takes one arrival from dispatch to its outcome.
-async fn issue(shared: &Rc<Shared>, job: Job) {
+async fn issue(shared: &Rc<WorkerState>, job: Job) {
     let dispatched = job.queued.unwrap_or_else(|| dispatched_now(shared, &job));
     let Job {
         scenario,
@@ -437,7 +437,7 @@ async fn issue(shared: &Rc<Shared>, job: Job) {
 /// drain waits for issued arrivals to end: those still waiting for a connection get up to the
 /// timeout (none when the run was stopped), then are dropped (the run ended first); requests
 /// already sent end by their own timeout.
-async fn drain(shared: &Shared, stop: &mut watch::Receiver<Option<Instant>>) {
+async fn drain(shared: &WorkerState, stop: &mut watch::Receiver<Option<Instant>>) {
     let deadline = tokio::time::Instant::now() + shared.timeout;
     while shared.in_flight.get() > 0 && stop.borrow().is_none() {
         tokio::select! {
@@ -468,7 +468,7 @@ pub fn thread_cpu_time() -> Duration {
 /// worker's handover k covers the same second [k − 1, k) and the recorder can close that
 /// second once all of them are in.
 async fn hand_over_every_second(
-    shared: Rc<Shared>,
+    shared: Rc<WorkerState>,
     worker: usize,
     tx: mpsc::UnboundedSender<Handover>,
     start: Instant,
@@ -485,7 +485,12 @@ async fn hand_over_every_second(
 /// hand_over sends the recording to the recorder and starts a fresh one: a recording the
 /// recorder sent back emptied when there is one, so the worker does not allocate and zero
 /// histograms on its pacing thread.
-fn hand_over(shared: &Shared, worker: usize, tx: &mpsc::UnboundedSender<Handover>, last: bool) {
+fn hand_over(
+    shared: &WorkerState,
+    worker: usize,
+    tx: &mpsc::UnboundedSender<Handover>,
+    last: bool,
+) {
     let fresh = match shared.returned.borrow_mut().try_recv() {
         Ok(r) => r,
         Err(_) => Recording::new(shared.recording.borrow().layout().clone()),
