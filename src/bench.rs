@@ -408,7 +408,7 @@ fn quick_run(
     rate: f64,
     d: Duration,
 ) -> Result<crate::summary::Summary, Failure> {
-    let (target, path) = Target::parse(url).map_err(Failure::Usage)?;
+    let (target, path) = Target::parse(url).map_err(|e| Failure::Usage(e.to_string()))?;
     let mut plan = Plan::quick(target, hyper::http::Method::GET, &path, rate, d);
     plan.threads = threads;
     plan.pacing = settings.pacing;

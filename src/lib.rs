@@ -28,6 +28,7 @@ pub mod engine;
 pub mod lateness;
 pub mod plan;
 pub mod plan_file;
+pub mod problem;
 pub mod record;
 pub mod recorder;
 pub mod report;

@@ -17,6 +17,7 @@ use hyper::http::{HeaderMap, Method, Uri};
 use serde::{Deserialize, Serialize};
 
 use crate::draw::{self, Stream};
+use crate::problem::Problem;
 use crate::schedule::{ArrivalProcess, Schedule, Stage};
 use crate::template::{Template, Vars};
 use checks::Checks;
@@ -296,22 +297,25 @@ impl Default for Transport {
 impl Target {
     /// parse reads a base URL such as `http://127.0.0.1:8001` or `http://svc/api`; it returns
     /// the target and the URL's own path and query (for quick mode, the request path).
-    pub fn parse(url: &str) -> Result<(Target, String), String> {
-        let uri: Uri = url.parse().map_err(|e| {
-            format!("`{url}` is not a URL ({e}); write it like http://127.0.0.1:8001/health")
-        })?;
+    pub fn parse(url: &str) -> Result<(Target, String), Problem> {
+        const LIKE: &str = "write it like http://127.0.0.1:8001/health";
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Problem::new(format!("`{url}` is not a URL ({e})"), LIKE))?;
         let tls = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
             _ => {
-                return Err(format!(
-                    "`{url}` has no http:// or https:// scheme; write it like http://127.0.0.1:8001/health"
+                return Err(Problem::new(
+                    format!("`{url}` has no http:// or https:// scheme"),
+                    LIKE,
                 ));
             }
         };
-        let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| {
-            format!("`{url}` has no host; write it like http://127.0.0.1:8001/health")
-        })?;
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| Problem::new(format!("`{url}` has no host"), LIKE))?;
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let host = host
             .trim_start_matches('[')

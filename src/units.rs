@@ -2,10 +2,16 @@
 
 use std::time::Duration;
 
+use crate::problem::Problem;
+
 /// parse_duration reads "500ms", "30s", "5m", "24h", "1h30m" (humantime's grammar).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like 500ms, 30s, 5m or 24h"))
+pub fn parse_duration(s: &str) -> Result<Duration, Problem> {
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        Problem::new(
+            format!("`{s}` is not a duration ({e})"),
+            "write it like 500ms, 30s, 5m or 24h",
+        )
+    })
 }
 
 /// format_us renders microseconds with a unit suited to its size: 850µs, 12.3ms, 1.25s.
@@ -66,7 +72,7 @@ mod tests {
             assert_eq!(parse_duration(text), Ok(want), "{text}");
         }
         let err = parse_duration("10 parsecs").unwrap_err();
-        assert!(err.contains("500ms, 30s"), "{err}");
+        assert!(err.help.contains("500ms, 30s"), "{err}");
     }
 
     #[test]

@@ -360,12 +360,13 @@ fn quick_plan(args: &RunArgs) -> Result<(Plan, Option<DemoConfig>), Failure> {
                     "--demo-* flags shape the built-in demo target; they do nothing with --url http://…",
                 ));
             }
-            let (t, p) = Target::parse(url).map_err(Failure::Usage)?;
+            let (t, p) = Target::parse(url).map_err(|e| Failure::Usage(e.to_string()))?;
             (t, p, None)
         }
         path => {
             // The port is filled in once the demo target is listening.
-            let (t, _) = Target::parse("http://127.0.0.1:1").map_err(Failure::Usage)?;
+            let (t, _) =
+                Target::parse("http://127.0.0.1:1").map_err(|e| Failure::Usage(e.to_string()))?;
             let config = args.demo.in_run_config(args.seed.unwrap_or(1))?;
             (t, path.unwrap_or("/health").to_string(), Some(config))
         }

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 
+use crate::problem::Problem;
+
 /// The default bound on a buffered body: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
@@ -44,19 +46,19 @@ impl Default for Checks {
 
 /// check_pointer says whether `pointer` is an RFC 6901 JSON pointer to a value inside the
 /// document: it starts with "/" and `~` is only followed by 0 or 1.
-pub fn check_pointer(pointer: &str) -> Result<(), String> {
+pub fn check_pointer(pointer: &str) -> Result<(), Problem> {
     if !pointer.starts_with('/') {
-        return Err(format!(
-            "`{pointer}` is not a JSON pointer: it must start with \"/\"; write the path from \
-             the document's root, e.g. \"/status\" or \"/items/0/id\""
+        return Err(Problem::new(
+            format!("`{pointer}` is not a JSON pointer: it must start with \"/\""),
+            "write the path from the document's root, e.g. \"/status\" or \"/items/0/id\"",
         ));
     }
     let bytes = pointer.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'~' && !matches!(bytes.get(i + 1), Some(b'0' | b'1')) {
-            return Err(format!(
-                "`{pointer}`: `~` must be followed by 0 or 1 in a JSON pointer; write ~0 for \
-                 `~` and ~1 for `/` inside a key"
+            return Err(Problem::new(
+                format!("`{pointer}`: `~` must be followed by 0 or 1 in a JSON pointer"),
+                "write ~0 for `~` and ~1 for `/` inside a key",
             ));
         }
     }
@@ -95,26 +97,26 @@ impl StatusSet {
     }
 
     /// code reads one status code entry (`status = [200]`): 100..=599.
-    pub fn code(code: i64) -> Result<RangeInclusive<u16>, String> {
+    pub fn code(code: i64) -> Result<RangeInclusive<u16>, Problem> {
         match u16::try_from(code) {
             Ok(c) if (100..=599).contains(&c) => Ok(c..=c),
-            _ => Err(format!(
-                "{code} is not an HTTP status; statuses are 100 to 599, e.g. 200, or a class \
-                 such as \"2xx\""
+            _ => Err(Problem::new(
+                format!("{code} is not an HTTP status"),
+                "statuses are 100 to 599, e.g. 200, or a class such as \"2xx\"",
             )),
         }
     }
 
     /// entry reads one text entry: a class "2xx", a code "204", or a range "200-204".
-    pub fn entry(text: &str) -> Result<RangeInclusive<u16>, String> {
+    pub fn entry(text: &str) -> Result<RangeInclusive<u16>, Problem> {
         let t = text.trim();
         let bad = || {
-            format!(
-                "`{text}` is not a status entry; write a code (200), a class (\"2xx\") or a \
-                 range (\"200-204\")"
+            Problem::new(
+                format!("`{text}` is not a status entry"),
+                "write a code (200), a class (\"2xx\") or a range (\"200-204\")",
             )
         };
-        let code = |s: &str| -> Result<u16, String> {
+        let code = |s: &str| -> Result<u16, Problem> {
             let s = s.trim();
             if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
@@ -137,8 +139,9 @@ impl StatusSet {
         if let Some((lo, hi)) = t.split_once('-') {
             let (lo, hi) = (code(lo)?, code(hi)?);
             if lo > hi {
-                return Err(format!(
-                    "`{text}` is an empty range; write the lower status first, e.g. \"200-204\""
+                return Err(Problem::new(
+                    format!("`{text}` is an empty range"),
+                    "write the lower status first, e.g. \"200-204\"",
                 ));
             }
             return Ok(lo..=hi);
@@ -189,16 +192,16 @@ impl fmt::Display for StatusSet {
 
 /// parse_size reads a byte size: a number with an optional unit, `64KiB`, `1 MiB`, `512B`,
 /// `10kB` (KiB/MiB/GiB are powers of 1024; kB/KB/MB/GB powers of 1000).
-pub fn parse_size(text: &str) -> Result<usize, String> {
+pub fn parse_size(text: &str) -> Result<usize, Problem> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = (&t[..split], t[split..].trim());
     let bad = || {
-        format!(
-            "`{text}` is not a size; write bytes as a number (65536) or with a unit: 64KiB, \
-             1MiB, 500kB"
+        Problem::new(
+            format!("`{text}` is not a size"),
+            "write bytes as a number (65536) or with a unit: 64KiB, 1MiB, 500kB",
         )
     };
     let factor: f64 = match unit {

@@ -6,8 +6,9 @@ use toml::Spanned;
 
 use super::Result;
 use super::raw::RawCheck;
-use super::span::{Ctx, split_help};
+use super::span::Ctx;
 use crate::plan::checks::{self, Checks, StatusSet};
+use crate::problem::Problem;
 
 /// checks reads a request's `check = { … }`.
 pub(super) fn checks(ctx: &Ctx, raw: &Spanned<RawCheck>) -> Result<Checks> {
@@ -28,15 +29,12 @@ pub(super) fn checks(ctx: &Ctx, raw: &Spanned<RawCheck>) -> Result<Checks> {
             let r = match entry.get_ref() {
                 toml::Value::Integer(code) => StatusSet::code(*code),
                 toml::Value::String(text) => StatusSet::entry(text),
-                other => Err(format!(
-                    "{} is not a status entry; statuses are codes or strings",
-                    other.type_str()
+                other => Err(Problem::new(
+                    format!("{} is not a status entry", other.type_str()),
+                    "statuses are codes or strings",
                 )),
             };
-            ranges.push(r.map_err(|e| {
-                let (m, _) = split_help(&e);
-                ctx.err(entry.span(), m, status_help)
-            })?);
+            ranges.push(r.map_err(|e| ctx.err(entry.span(), e.message, status_help))?);
         }
         checks.status = StatusSet::new(ranges);
     }
@@ -54,10 +52,8 @@ pub(super) fn checks(ctx: &Ctx, raw: &Spanned<RawCheck>) -> Result<Checks> {
         let mut entries: Vec<_> = pointers.iter().collect();
         entries.sort_by_key(|(k, _)| k.span().start);
         for (key, value) in entries {
-            checks::check_pointer(key.get_ref()).map_err(|e| {
-                let (m, h) = split_help(&e);
-                ctx.err(key.span(), m, h)
-            })?;
+            checks::check_pointer(key.get_ref())
+                .map_err(|e| ctx.err(key.span(), e.message, e.help))?;
             let expected = json_value(value.get_ref()).map_err(|e| {
                 ctx.err(
                     value.span(),
@@ -72,7 +68,7 @@ pub(super) fn checks(ctx: &Ctx, raw: &Spanned<RawCheck>) -> Result<Checks> {
         let size_help = "write a size in bytes (65536) or with a unit: \"64KiB\", \"1MiB\"";
         let size = match m.get_ref() {
             toml::Value::Integer(n) => usize::try_from(*n).map_err(|_| format!("{n} is negative")),
-            toml::Value::String(t) => checks::parse_size(t).map_err(|e| split_help(&e).0),
+            toml::Value::String(t) => checks::parse_size(t).map_err(|e| e.message),
             other => Err(format!("{} is not a size", other.type_str())),
         }
         .map_err(|e| ctx.err(m.span(), format!("max_body: {e}"), size_help))?;

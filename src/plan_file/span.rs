@@ -149,14 +149,6 @@ impl Ctx<'_> {
     }
 }
 
-/// split_help separates "what is wrong; how to fix it" into its two parts.
-pub(super) fn split_help(text: &str) -> (String, String) {
-    match text.rsplit_once("; ") {
-        Some((m, h)) => (m.to_string(), h.to_string()),
-        None => (text.to_string(), String::new()),
-    }
-}
-
 /// string_pos maps byte `offset` of a decoded TOML string to its byte position in `src`, where
 /// `span` covers the string as written (delimiters included). Escapes are walked so the position
 /// is exact for every string form.

@@ -6,7 +6,7 @@ use hyper::http::{HeaderMap, HeaderName, HeaderValue};
 use toml::Spanned;
 
 use super::raw::{Map, RawTarget};
-use super::span::{Ctx, split_help};
+use super::span::Ctx;
 use super::{Overrides, Result};
 use crate::plan::{Limits, Target};
 
@@ -129,9 +129,7 @@ impl BaseUrlError {
 
 /// base_target reads a base URL; its path becomes the prefix of every request path.
 fn base_target(url: &str) -> Result<Target, BaseUrlError> {
-    // Target::parse still answers "message; help" in one string (src/plan.rs).
-    let (mut target, path) =
-        Target::parse(url).map_err(|e| BaseUrlError::Unusable(split_help(&e).0))?;
+    let (mut target, path) = Target::parse(url).map_err(|e| BaseUrlError::Unusable(e.message))?;
     if path.contains('?') {
         return Err(BaseUrlError::Query(url.to_string()));
     }

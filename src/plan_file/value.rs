@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::Result;
-use super::span::{Ctx, split_help};
+use super::span::Ctx;
 use crate::schedule::ArrivalProcess;
 use crate::units::parse_duration;
 
@@ -18,10 +18,7 @@ use crate::units::parse_duration;
 impl Ctx<'_> {
     /// duration reads a duration value.
     pub(super) fn duration(&self, v: &Spanned<String>) -> Result<Duration> {
-        parse_duration(v.get_ref()).map_err(|e| {
-            let (m, h) = split_help(&e);
-            self.err(v.span(), m, h)
-        })
+        parse_duration(v.get_ref()).map_err(|e| self.err(v.span(), e.message, e.help))
     }
 
     /// positive_duration reads a duration that must be longer than zero.
