@@ -1,191 +1,23 @@
 //! Recording: the histograms and counters one worker fills, and the recorder merges.
 //!
-//! A `Recording` holds, per (scenario, request, stage), latency and service time of successful
-//! responses, latency of errors and error counts by kind; per (scenario, stage) the engine's own
-//! figures: dispatch lag, queue wait, connect time, scheduled and dropped arrivals. Workers each
-//! fill their own and hand it over once per interval (a `Handover`); the recorder adds them with
-//! `merge`. This
-//! module knows no HTTP and no clock: it is given durations and outcomes.
+//! A `Recording` holds, per (scenario, request, slot), latency and service time of successful
+//! responses, latency of errors and error counts by kind (`errors.rs`); per (scenario, slot) the
+//! engine's own figures: dispatch lag, queue wait, connect time, scheduled and dropped
+//! arrivals, each in a `Hist` (`hist.rs`). A slot is a stage's settle time or the rest of it.
+//! Workers each fill their own and hand it over once per interval (a `Handover`); the recorder
+//! adds them with `merge`. This module knows no HTTP and no clock: it is given durations and
+//! outcomes.
+
+mod errors;
+mod hist;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 
-/// MAX_US is the largest value a histogram holds (1 h in µs); larger values are clamped to it
-/// and counted in `Recording::clamped`.
-pub const MAX_US: u64 = 3_600_000_000;
-
-/// ErrorKind classifies why an arrival did not end in a successful response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The target refused the TCP connection.
-    ConnectRefused,
-    /// Opening the connection took longer than the timeout.
-    ConnectTimeout,
-    /// Opening the connection failed another way (unreachable, handshake failed).
-    ConnectError,
-    /// The TLS handshake failed: an untrusted or mismatched certificate, or no common protocol.
-    Tls,
-    /// No complete response within the timeout after the request was sent.
-    RequestTimeout,
-    /// The connection was reset or closed before the response was complete.
-    ResetClosed,
-    /// The response was not valid HTTP.
-    Protocol,
-    /// The target answered 4xx.
-    Http4xx,
-    /// The target answered 5xx.
-    Http5xx,
-    /// The response failed one of the request's checks (status, body, JSON value, size).
-    Check,
-    /// The response head arrived but its body could not be read to the end.
-    BodyRead,
-    /// The generator ran out of something local (file descriptors, ports, memory): the
-    /// generator's failure, not the target's, so it makes the run not valid.
-    LocalResource,
-}
-
-impl ErrorKind {
-    /// ALL lists every kind in the order output shows them.
-    pub const ALL: [ErrorKind; 12] = [
-        ErrorKind::ConnectRefused,
-        ErrorKind::ConnectTimeout,
-        ErrorKind::ConnectError,
-        ErrorKind::Tls,
-        ErrorKind::RequestTimeout,
-        ErrorKind::ResetClosed,
-        ErrorKind::Protocol,
-        ErrorKind::Http4xx,
-        ErrorKind::Http5xx,
-        ErrorKind::Check,
-        ErrorKind::BodyRead,
-        ErrorKind::LocalResource,
-    ];
-
-    /// name is the kind's key in JSON and its label in the terminal.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::ConnectRefused => "connect_refused",
-            ErrorKind::ConnectTimeout => "connect_timeout",
-            ErrorKind::ConnectError => "connect_error",
-            ErrorKind::Tls => "tls_error",
-            ErrorKind::RequestTimeout => "request_timeout",
-            ErrorKind::ResetClosed => "reset_closed",
-            ErrorKind::Protocol => "protocol_error",
-            ErrorKind::Http4xx => "http_4xx",
-            ErrorKind::Http5xx => "http_5xx",
-            ErrorKind::Check => "check",
-            ErrorKind::BodyRead => "body_read",
-            ErrorKind::LocalResource => "local_resource",
-        }
-    }
-
-    /// answered says whether the target sent a response head (it is alive, even if unhappy).
-    pub fn answered(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::Http4xx | ErrorKind::Http5xx | ErrorKind::Check | ErrorKind::BodyRead
-        )
-    }
-
-    fn slot(self) -> usize {
-        self as usize
-    }
-}
-
-/// ErrorCounts counts errors by kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ErrorCounts([u64; ErrorKind::ALL.len()]);
-
-impl ErrorCounts {
-    /// get is the count of one kind.
-    pub fn get(&self, kind: ErrorKind) -> u64 {
-        self.0[kind.slot()]
-    }
-
-    /// total is the count over all kinds.
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    /// add counts one error of `kind`.
-    pub fn add(&mut self, kind: ErrorKind) {
-        self.0[kind.slot()] += 1;
-    }
-
-    /// merge adds another set of counts to this one.
-    pub fn merge(&mut self, other: &ErrorCounts) {
-        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
-            *a += b;
-        }
-    }
-
-    /// answered counts the errors for which the target still sent a response head.
-    pub fn answered(&self) -> u64 {
-        ErrorKind::ALL
-            .iter()
-            .filter(|k| k.answered())
-            .map(|&k| self.get(k))
-            .sum()
-    }
-}
-
-/// Hist is an HDR histogram of microseconds, 3 significant digits, clamped at `MAX_US`.
-#[derive(Debug, Clone)]
-pub struct Hist(Histogram<u64>);
-
-impl Default for Hist {
-    fn default() -> Self {
-        // Auto-resizing: a histogram costs memory for the range it has seen, not for 1 h.
-        Hist(Histogram::new(3).expect("3 significant digits is valid"))
-    }
-}
-
-impl Hist {
-    /// full makes a histogram sized for the whole 1 µs … 1 h range up front (about 190 KB), so
-    /// it never grows: memory stays flat however rare the slow value that arrives.
-    pub fn full() -> Hist {
-        let mut h =
-            Histogram::new_with_bounds(1, MAX_US, 3).expect("1 µs … 1 h at 3 digits is valid");
-        h.auto(true);
-        Hist(h)
-    }
-
-    /// record adds one duration; it returns true when the value had to be clamped.
-    pub fn record(&mut self, d: Duration) -> bool {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        let clamped = us > MAX_US;
-        self.0
-            .record(us.min(MAX_US))
-            .expect("auto-resizing histogram accepts values up to MAX_US");
-        clamped
-    }
-
-    /// merge adds every value of `other`.
-    pub fn merge(&mut self, other: &Hist) {
-        self.0
-            .add(&other.0)
-            .expect("auto-resizing histogram accepts any other");
-    }
-
-    /// histogram is the underlying HdrHistogram, for reading percentiles.
-    pub fn histogram(&self) -> &Histogram<u64> {
-        &self.0
-    }
-
-    /// count is the number of values recorded.
-    pub fn count(&self) -> u64 {
-        self.0.len()
-    }
-
-    /// reset empties the histogram, keeping its memory.
-    pub fn reset(&mut self) {
-        self.0.reset();
-    }
-}
-
+pub use errors::{ErrorCounts, ErrorKind};
+pub use hist::{Hist, MAX_US};
 /// Slot is where a stage's arrivals are recorded: every stage has two, its settle time and the
 /// rest, so criteria can leave the settle time out while the reports show the whole stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -583,38 +415,6 @@ pub struct Handover {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_error_kind_is_documented_in_output_order() {
-        // The JSON schema and the CSV notes list the kinds for people reading the files; a kind
-        // added here without them would appear in output nobody has explained.
-        let listed = ErrorKind::ALL
-            .iter()
-            .map(|k| format!("`{}`", k.name()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        for (file, text) in [
-            (
-                "docs/summary-schema.md",
-                include_str!("../docs/summary-schema.md"),
-            ),
-            (
-                "docs/csv-columns.md",
-                include_str!("../docs/csv-columns.md"),
-            ),
-            ("src/report/csv/mod.rs", include_str!("report/csv/mod.rs")),
-        ] {
-            assert!(text.contains(&listed), "{file} does not list {listed}");
-        }
-        let readme = include_str!("../README.md");
-        for k in ErrorKind::ALL {
-            assert!(
-                readme.contains(&format!("`{}`", k.name())),
-                "README.md does not name {}",
-                k.name()
-            );
-        }
-    }
-
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
     }
@@ -678,13 +478,5 @@ mod tests {
             .histogram()
             .max();
         assert!(max.abs_diff(MAX_US) <= MAX_US / 1000, "{max}");
-    }
-
-    #[test]
-    fn zero_is_a_recordable_value() {
-        let mut h = Hist::default();
-        h.record(Duration::ZERO);
-        assert_eq!(h.count(), 1);
-        assert_eq!(h.histogram().value_at_quantile(0.5), 0);
     }
 }

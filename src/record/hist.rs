@@ -1,0 +1,76 @@
+//! Hist: the HDR histogram every figure is kept in (µs, 3 significant digits, 1 µs … 1 h).
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// MAX_US is the largest value a histogram holds (1 h in µs); larger values are clamped to it
+/// and counted in `Recording::clamped`.
+pub const MAX_US: u64 = 3_600_000_000;
+
+/// Hist is an HDR histogram of microseconds, 3 significant digits, clamped at `MAX_US`.
+#[derive(Debug, Clone)]
+pub struct Hist(Histogram<u64>);
+
+impl Default for Hist {
+    fn default() -> Self {
+        // Auto-resizing: a histogram costs memory for the range it has seen, not for 1 h.
+        Hist(Histogram::new(3).expect("3 significant digits is valid"))
+    }
+}
+
+impl Hist {
+    /// full makes a histogram sized for the whole 1 µs … 1 h range up front (about 190 KB), so
+    /// it never grows: memory stays flat however rare the slow value that arrives.
+    pub fn full() -> Hist {
+        let mut h =
+            Histogram::new_with_bounds(1, MAX_US, 3).expect("1 µs … 1 h at 3 digits is valid");
+        h.auto(true);
+        Hist(h)
+    }
+
+    /// record adds one duration; it returns true when the value had to be clamped.
+    pub fn record(&mut self, d: Duration) -> bool {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let clamped = us > MAX_US;
+        self.0
+            .record(us.min(MAX_US))
+            .expect("auto-resizing histogram accepts values up to MAX_US");
+        clamped
+    }
+
+    /// merge adds every value of `other`.
+    pub fn merge(&mut self, other: &Hist) {
+        self.0
+            .add(&other.0)
+            .expect("auto-resizing histogram accepts any other");
+    }
+
+    /// histogram is the underlying HdrHistogram, for reading percentiles.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.0
+    }
+
+    /// count is the number of values recorded.
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// reset empties the histogram, keeping its memory.
+    pub fn reset(&mut self) {
+        self.0.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_a_recordable_value() {
+        let mut h = Hist::default();
+        h.record(Duration::ZERO);
+        assert_eq!(h.count(), 1);
+        assert_eq!(h.histogram().value_at_quantile(0.5), 0);
+    }
+}
