@@ -269,12 +269,15 @@ pub(crate) fn judge_lateness(
     let tolerance = lateness::tolerance(highest);
     let mut scope = None;
     let mut chance = whole.chance(tolerance);
+    let mut decided = *whole;
     for (si, scenario) in plan.scenarios.iter().enumerate() {
         for (k, stage) in scenario.stages.iter().enumerate() {
             let (e, _) = totals.stage_totals(si, k, false);
-            let c = Lateness::of(&e.dispatch_lag, plan.limits.timeout).chance(tolerance);
+            let l = Lateness::of(&e.dispatch_lag, plan.limits.timeout);
+            let c = l.chance(tolerance);
             if c < chance {
                 chance = c;
+                decided = l;
                 scope = Some(format!("{}/{}", scenario.name, stage.name));
             }
         }
@@ -287,6 +290,8 @@ pub(crate) fn judge_lateness(
         chance,
         alpha: lateness::ALPHA,
         scope,
+        scope_late: decided.late,
+        scope_issued: decided.issued,
         percentiles_touched: lateness::touched(whole.late, successes),
     }
 }
@@ -337,22 +342,23 @@ pub(crate) fn schedule_kept(whole: &Lateness, j: &Judgement, timeout: Duration) 
     detail.push_str(&format!(
         ". An engine late on {} of its arrivals (the tail above p{highest}, the highest percentile judged) would be late this often{} with a chance of {}; the run is not valid below {}",
         format_share(j.tolerance),
-        j.scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default(),
+        j.scope
+            .as_deref()
+            .map(|s| format!(" in {s} ({} of its {} late)", j.scope_late, j.scope_issued))
+            .unwrap_or_default(),
         lateness::chance_text(j.chance),
         lateness::chance_text(j.alpha),
     ));
     if fell_behind {
         detail.push_str(": the engine fell behind its schedule");
     }
-    criterion(
-        "schedule kept",
+    kept(
         if fell_behind {
             Verdict::Failed
         } else {
             Verdict::Warned
         },
         detail,
-        true,
     )
 }
 

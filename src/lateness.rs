@@ -226,6 +226,11 @@ pub struct Judgement {
     /// The scope of `chance`: "SCENARIO/STAGE" for a stage (its settle time left out), null for
     /// the whole run.
     pub scope: Option<String>,
+    /// Late and issued arrivals in that scope (the whole run's when `scope` is null).
+    #[serde(default)]
+    pub scope_late: u64,
+    #[serde(default)]
+    pub scope_issued: u64,
     /// Headline latency percentiles (p50 … max) that the late arrivals could reach: those may be
     /// the engine's lateness rather than the target's.
     pub percentiles_touched: Vec<String>,
@@ -339,6 +344,13 @@ mod tests {
         let at_500 = (libm::lgamma(1001.0) - 2.0 * libm::lgamma(501.0) - 1000.0 * 2f64.ln()).exp();
         let got = binomial_tail(1000, 501, 0.5);
         assert!((got - (1.0 - at_500) / 2.0).abs() < 1e-9, "{got}");
+        // At or below the mean the lower tail is summed and complemented: P(X >= 1) of
+        // Binomial(20, 0.5) is 1 - 0.5^20, and P(X >= 500) of Binomial(1000, 0.5) is
+        // (1 + P(X = 500)) / 2.
+        let got = binomial_tail(20, 1, 0.5);
+        assert!((got - (1.0 - 0.5f64.powi(20))).abs() < 1e-12, "{got}");
+        let got = binomial_tail(1000, 500, 0.5);
+        assert!((got - (1.0 + at_500) / 2.0).abs() < 1e-9, "{got}");
         // A billion arrivals, sixty-six standard deviations late: a number, not a hang or NaN.
         let t = binomial_tail(1_000_000_000, 10_200_000, 0.01);
         assert!((0.0..1e-100).contains(&t), "{t}");

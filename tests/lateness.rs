@@ -106,17 +106,18 @@ fn a_generator_stalled_for_a_tenth_of_its_schedule_is_not_valid() {
     let v = read_json(&json);
     let late = v["lateness"]["late"].as_u64().unwrap();
     // Every arrival due in the stop's first (stop - 10 ms) came late: at least 98 unless the
-    // progress line came out past 4.5 s of the 5 s schedule; 50 leaves room for that.
-    assert!(late >= 50, "{late} late after a stop of {stopped:?}\n{out}");
+    // progress line came out past 4.5 s of the 5 s schedule; 51 leaves room for that.
+    assert!(late >= 51, "{late} late after a stop of {stopped:?}\n{out}");
     assert_eq!(code, 3, "{out}");
     assert_eq!(v["valid"], false);
     let kept = schedule_kept(&v);
     assert_eq!(kept["verdict"], "failed", "{kept}");
     let detail = kept["detail"].as_str().unwrap();
     assert!(detail.contains("fell behind its schedule"), "{detail}");
+    // Nothing is dropped at the default in-flight bound of 10,000: all 1,000 were issued.
     assert!(detail.contains(&format!("{late} of 1000 late")), "{detail}");
     assert!(out.contains("NOT VALID (schedule kept)"), "{out}");
-    // Fifty late arrivals of a thousand could be everything from the p95 up.
+    // 51 late arrivals of a thousand could be everything from the p95 (rank 950) up.
     let touched = v["lateness"]["percentiles_touched"].as_array().unwrap();
     assert!(touched.iter().any(|p| p == "p95"), "{touched:?}");
 }

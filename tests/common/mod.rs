@@ -118,9 +118,28 @@ fn recv_stamped(fd: std::os::fd::RawFd, buf: &mut [u8]) -> (usize, Option<Durati
     (n as usize, stamp)
 }
 
+/// ask_for_stamps has the kernel stamp what `socket` (and every socket it accepts) receives.
+fn ask_for_stamps(socket: &impl std::os::fd::AsRawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: setting an int socket option on a socket we own.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&raw const on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+}
+
 impl Stamped {
     pub fn start(hold: Duration) -> Stamped {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // On the listener, so every accepted socket has it from its first byte: set later, on
+        // the accepted socket, a request already in would be stamped when read, not received.
+        ask_for_stamps(&listener);
         let port = listener.local_addr().unwrap().port();
         let answered = Arc::new(Mutex::new(Vec::new()));
         let kept = answered.clone();
@@ -148,18 +167,6 @@ impl Stamped {
     fn serve(mut stream: TcpStream, hold: Duration, answered: &Mutex<Vec<Duration>>) {
         use std::os::fd::AsRawFd;
         let fd = stream.as_raw_fd();
-        let on: libc::c_int = 1;
-        // SAFETY: setting an int socket option on a socket we own.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&raw const on).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
         stream.set_nodelay(true).unwrap();
         let mut pending = Vec::new();
         let mut arrived = None;
@@ -193,7 +200,10 @@ impl Stamped {
                     return;
                 }
                 // On loopback the bytes are in the client's socket once the write returns.
-                answered.lock().unwrap().push(realtime_now() - arrived);
+                answered
+                    .lock()
+                    .unwrap()
+                    .push(realtime_now().saturating_sub(arrived));
             }
         }
     }
