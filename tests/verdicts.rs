@@ -242,29 +242,25 @@ fn an_sla_percentile_late_arrivals_could_make_says_so() {
 fn errors_over_the_stage_limit_fail_and_not_valid_outranks_failed() {
     let mut p = plan(&[("steady", 100.0, 10)]);
     p.scenarios[0].criteria[0].max_error_rate = Some(0.05);
-    let mut run = Run::new(&p);
-    run.arrivals(0, 900, Duration::from_micros(50), MS, None);
-    run.arrivals(
-        0,
-        100,
-        Duration::from_micros(50),
-        MS,
-        Some(metronome::record::ErrorKind::Http5xx),
-    );
-    let s = run.judge(&p, 10, None);
+    // 10 % of 1,000 answered 5xx, on time.
+    let ten_percent_errors = || {
+        let mut run = Run::new(&p);
+        run.arrivals(0, 900, Duration::from_micros(50), MS, None);
+        run.arrivals(
+            0,
+            100,
+            Duration::from_micros(50),
+            MS,
+            Some(metronome::record::ErrorKind::Http5xx),
+        );
+        run
+    };
+    let s = ten_percent_errors().judge(&p, 10, None);
     assert_eq!((s.exit_code, s.valid, s.passed), (1, true, false));
     assert_eq!(criterion(&s, "error rate").verdict, Verdict::Failed);
 
     // The same run interrupted: not valid (exit 3) wins over failed, and it is partial.
-    let mut run = Run::new(&p);
-    run.arrivals(0, 900, Duration::from_micros(50), MS, None);
-    run.arrivals(
-        0,
-        100,
-        Duration::from_micros(50),
-        MS,
-        Some(metronome::record::ErrorKind::Http5xx),
-    );
+    let run = ten_percent_errors();
     let s = run.judge(&p, 10, Some(Duration::from_secs(5)));
     assert_eq!((s.exit_code, s.valid, s.partial), (3, false, true));
     assert_eq!(criterion(&s, "run completed").verdict, Verdict::Failed);
