@@ -258,6 +258,8 @@ fn summaries(c: &mut Criterion) {
         interrupted_at: None,
         connections_opened: 50,
         preflight_answered: true,
+        start_requested: None,
+        clock: Default::default(),
     };
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/load-50.toml");
     let mut plan50 = plan_file::load(&file, &Default::default())

@@ -20,6 +20,9 @@ use crate::units::format_share;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// Not judged here: a shard's plan criteria are judged on the merged result, since one
+    /// shard's share of the arrivals does not decide the whole run's (`metronome merge`).
+    Deferred,
     Passed,
     Warned,
     Failed,
@@ -248,6 +251,15 @@ pub(crate) fn plan_criteria(plan: &Plan, totals: &Recording) -> Vec<Criterion> {
         }
     }
     out
+}
+
+/// defer_to_merge marks a shard's plan criteria as judged at merge, keeping this shard's own
+/// figure in the detail: its share alone decides nothing of the whole run.
+pub(crate) fn defer_to_merge(criteria: &mut [Criterion]) {
+    for c in criteria {
+        c.verdict = Verdict::Deferred;
+        c.detail = format!("judged at merge; this shard alone: {}", c.detail);
+    }
 }
 
 /// judge_lateness weighs the engine's late arrivals over the whole run and in every stage (its

@@ -14,6 +14,8 @@
 //! - [`summary`]: results and verdicts, built once, judged by [`criteria`] (the engine's own
 //!   lateness weighed in [`lateness`]); [`report`] writes them (terminal, JSON, CSV, HTML, hlog).
 //! - [`plan_file`]: TOML test plans read into a [`plan::Plan`]; [`check`] describes a plan.
+//! - [`clock`]: the wall-clock start instant shards line up on (`--start-at`).
+//! - [`shard`]: a run split over processes: the run file each writes, and their exact merge.
 //! - [`run`]: one run from preflight to summary; [`cli`]: the command line, one file per verb.
 //! - [`demo`]: the built-in demo target (the plant backend API); [`bench`](mod@bench): the
 //!   engine measured by itself.
@@ -21,6 +23,7 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod criteria;
 pub mod demo;
 pub mod draw;
@@ -34,6 +37,7 @@ pub mod recorder;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod shard;
 pub mod summary;
 pub mod template;
 pub mod units;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::draw::{self, Stream};
 use crate::problem::Problem;
-use crate::schedule::{ArrivalProcess, Schedule, Stage};
+use crate::schedule::{ArrivalProcess, Schedule, ShardOf, Stage};
 use crate::template::{Template, Vars};
 use checks::Checks;
 
@@ -45,6 +45,9 @@ pub struct Plan {
     pub vars: Vars,
     /// SLA classes by name; requests refer to them.
     pub sla_classes: BTreeMap<String, SlaClass>,
+    /// Which arrivals of every schedule this process issues (`--shard`): all of them unless
+    /// the run is split over several processes.
+    pub shard: ShardOf,
 }
 
 /// MAX_RATE is the highest arrival rate a stage may ask for (arrivals per second, per scenario).
@@ -98,6 +101,7 @@ impl Plan {
             preflight: true,
             vars: Vars::default(),
             sla_classes: BTreeMap::new(),
+            shard: ShardOf::WHOLE,
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::record::{Handover, Hist, Layout, Recording};
 
 /// Interval is what happened in one second of the run (as the recorder received it).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     /// End of the interval, in seconds from the start.
     pub end_s: f64,

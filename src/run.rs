@@ -9,15 +9,17 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::clock;
 use crate::engine;
 use crate::plan::Plan;
 use crate::record::ErrorKind;
 use crate::recorder::Recorder;
 use crate::report::{self, progress::Progress, results};
+use crate::shard::{Invocation, RUN_FILE, RunFile};
 use crate::summary::{self, RunFacts, Summary};
 
 /// Options are the run's outputs and how it talks to the terminal.
@@ -33,6 +35,13 @@ pub struct Options {
     pub csv_prefix: Option<PathBuf>,
     /// No progress line.
     pub quiet: bool,
+    /// The wall-clock instant the schedule starts at (`--start-at`); soon after the preflight
+    /// when not given.
+    pub start_at: Option<SystemTime>,
+    /// How the run was started, kept in the run file (`recording.json`) for `metronome merge`.
+    pub invocation: Invocation,
+    /// Write one line per arrival the engine got to here (a test's view of the schedule).
+    pub debug_arrivals: Option<PathBuf>,
 }
 
 impl Options {
@@ -119,13 +128,17 @@ pub fn execute(
         .map_err(|e| Failure::NotValid(format!("could not start the runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
     let plan = Arc::new(plan);
-    let summary = local.block_on(&rt, drive(plan, options.quiet, shutdown, work_dir.clone()))?;
+    let (summary, run_file) =
+        local.block_on(&rt, drive(plan, options, shutdown, work_dir.clone()))?;
     let written = |path: &std::path::Path, r: std::io::Result<()>| {
         r.map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))
     };
     if let Some(dir) = &options.out_dir {
         let path = dir.join(results::SUMMARY_JSON);
         written(&path, report::json::write(&summary, &path))?;
+        if let Some(file) = &run_file {
+            written(&dir.join(RUN_FILE), file.write(dir))?;
+        }
     }
     if let Some(path) = &options.json {
         written(path, report::json::write(&summary, path))?;
@@ -148,10 +161,10 @@ pub fn execute(
 
 async fn drive(
     plan: Arc<Plan>,
-    quiet: bool,
+    options: &Options,
     shutdown: impl Future<Output = ()> + 'static,
     work_dir: Option<PathBuf>,
-) -> Result<Summary, Failure> {
+) -> Result<(Summary, Option<RunFile>), Failure> {
     // Listening for Ctrl-C starts now, so it also ends the resolving and the preflight (which
     // may wait seconds for a dead target): nothing has been sent then, so there is no report.
     let mut shutdown = tokio::task::spawn_local(shutdown);
@@ -167,9 +180,30 @@ async fn drive(
             _ = &mut shutdown => return Err(before_start()),
         }
     }
+    if let Some(at) = options.start_at {
+        tokio::select! {
+            () = wait_for_start(at, options.quiet) => {}
+            _ = &mut shutdown => return Err(before_start()),
+        }
+    }
     let (stop_tx, stop_rx) = watch::channel(None);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let engine = engine::start(plan.clone(), addr, stop_rx, tx).map_err(Failure::NotValid)?;
+    let begin = engine::Begin {
+        at: options.start_at,
+        listing: options.debug_arrivals.as_ref().map(|_| Default::default()),
+    };
+    let listing = begin.listing.clone();
+    let engine =
+        engine::start(plan.clone(), addr, stop_rx, tx, begin).map_err(Failure::NotValid)?;
+    if let Some(at) = options.start_at {
+        let late = clock::between(at, SystemTime::now());
+        if late > 0.1 {
+            eprintln!(
+                "warning: started {late:.1} s after --start-at {}: the arrivals due by now are issued at once, and their lateness shows as dispatch lag",
+                clock::format(at)
+            );
+        }
+    }
     if let Some(kind) = engine.preopen_error {
         eprintln!(
             "warning: opened {} of {} connections before the start ({}); the rest open as arrivals need them",
@@ -186,7 +220,7 @@ async fn drive(
         })?;
         recorder = recorder.with_sink(Box::new(sink));
     }
-    let mut progress = Progress::new(&plan, quiet);
+    let mut progress = Progress::new(&plan, options.quiet);
     // Workers hand over on every whole second of the run; the recorder closes second k a
     // moment later, once their handovers for it are in, and labels it [k − 1, k).
     let mut tick = tokio::time::interval_at(
@@ -242,9 +276,36 @@ async fn drive(
         interrupted_at,
         connections_opened: engine.connections_opened,
         preflight_answered: plan.preflight,
+        start_requested: options.start_at,
+        clock: clock::source(),
     };
     engine.join();
-    Ok(summary::build(&plan, &recorder, &facts))
+    if let (Some(lines), Some(path)) = (listing, &options.debug_arrivals) {
+        let mut lines = std::mem::take(&mut *lines.lock().expect("the workers have ended"));
+        lines.sort();
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(path, text)
+            .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))?;
+    }
+    let summary = summary::build(&plan, &recorder, &facts);
+    let run_file = (options.out_dir.as_ref())
+        .map(|_| RunFile::of(options.invocation.clone(), plan.shard, &recorder, &facts));
+    Ok((summary, run_file))
+}
+
+/// wait_for_start sleeps until shortly before `at`, saying what it waits for.
+async fn wait_for_start(at: SystemTime, quiet: bool) {
+    let Ok(ahead) = at.duration_since(SystemTime::now()) else {
+        return;
+    };
+    if !quiet {
+        eprintln!(
+            "waiting {:.1} s for --start-at {} (Ctrl-C to give up)",
+            ahead.as_secs_f64(),
+            clock::format(at)
+        );
+    }
+    tokio::time::sleep(ahead.saturating_sub(clock::WAKE_BEFORE)).await;
 }
 
 /// resolve finds the target's address; a name that does not resolve means the target cannot

@@ -216,6 +216,54 @@ impl Iterator for Arrivals<'_> {
     }
 }
 
+/// ShardOf is which share of every schedule one process issues: the arrivals whose index
+/// ≡ `index` (mod `count`). The whole schedule is 0 of 1. Processes running shards 0 … N−1 of
+/// the same plan and seed together issue exactly what one process would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardOf {
+    /// This process's shard, from 0.
+    pub index: u64,
+    /// How many shards the schedule is split into.
+    pub count: u64,
+}
+
+impl Default for ShardOf {
+    fn default() -> Self {
+        ShardOf::WHOLE
+    }
+}
+
+impl ShardOf {
+    /// WHOLE is the whole schedule: one process issues every arrival.
+    pub const WHOLE: ShardOf = ShardOf { index: 0, count: 1 };
+
+    /// is_whole says whether this is the whole schedule (no sharding).
+    pub fn is_whole(self) -> bool {
+        self.count == 1
+    }
+
+    /// worker is worker `w` of `n`'s share of this shard, as a shard of the whole schedule: the
+    /// shard's arrivals i ≡ index (mod count) are dealt out over the workers in turn, so worker
+    /// w takes i ≡ index + w·count (mod count·n).
+    pub fn worker(self, w: u64, n: u64) -> ShardOf {
+        ShardOf {
+            index: self.index + w * self.count,
+            count: self.count * n,
+        }
+    }
+
+    /// share is this shard's part of `arrivals` arrivals expected in all.
+    pub fn share(self, arrivals: f64) -> f64 {
+        arrivals / self.count as f64
+    }
+}
+
+impl std::fmt::Display for ShardOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 /// Shard yields, in order of intended time, the arrivals of several scenarios' schedules whose
 /// index ≡ `index` (mod `count`): one worker's share when arrivals are sharded over `count`.
 #[derive(Debug, Clone)]
@@ -242,6 +290,7 @@ impl Arrivals<'_> {
 impl<'a> Shard<'a> {
     /// new takes shard `index` of `count` over the given schedules (one per scenario).
     pub fn new(schedules: &'a [Schedule], index: u64, count: u64) -> Shard<'a> {
+        debug_assert!(index < count);
         let mut streams: Vec<_> = schedules.iter().map(|s| s.arrivals()).collect();
         let heads = streams
             .iter_mut()

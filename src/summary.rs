@@ -8,11 +8,15 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::criteria::{criterion, engine_criteria, judge_lateness, plan_criteria, schedule_kept};
+use crate::clock::{self, ClockSource};
+use crate::criteria::{
+    criterion, defer_to_merge, engine_criteria, judge_lateness, plan_criteria, schedule_kept,
+};
 use crate::lateness::{Judgement, Lateness};
 use crate::plan::Plan;
 use crate::record::{Cell, ErrorCounts, ErrorKind, Hist, StageCell};
 use crate::recorder::Recorder;
+use crate::schedule::ShardOf;
 
 /// The summary's criteria are the `criteria` module's.
 pub use crate::criteria::{Criterion, Rule, Verdict};
@@ -172,6 +176,63 @@ pub struct Summary {
     /// The plan as run, as `metronome check` describes it (header values never included).
     #[serde(default)]
     pub plan_description: String,
+    /// The share of the schedule this run issued (`--shard I/N`); absent for the whole of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
+    /// When the schedule started, what was asked for, and the clock it was read from.
+    #[serde(default)]
+    pub start: Start,
+    /// Set on a merged result (`metronome merge`): the shards it was merged from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// Start is when a run's schedule started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    /// The start instant (RFC 3339, µs).
+    pub at: String,
+    /// The instant `--start-at` asked for, if it did.
+    pub requested: Option<String>,
+    /// The clock both were read from.
+    pub clock: ClockSource,
+}
+
+/// Merged says which shards a merged result was made of, and how each generator did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Merged {
+    /// How many shards the schedule was split into.
+    pub shard_count: u64,
+    /// Latest start instant minus earliest, in seconds: how well the shards lined up.
+    pub start_spread_s: f64,
+    /// One entry per shard, by index.
+    pub shards: Vec<ShardHealth>,
+}
+
+/// ShardHealth is one shard's engine figures, so one bad generator machine stands out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardHealth {
+    pub index: u64,
+    /// The output directory it was read from.
+    pub dir: String,
+    pub started_at: String,
+    /// Its start instant minus the earliest shard's, in seconds.
+    pub start_offset_s: f64,
+    pub clock: ClockSource,
+    pub threads: usize,
+    pub connections: usize,
+    pub scheduled: u64,
+    pub dropped: u64,
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub on_time_share: f64,
+    pub late: u64,
+    pub dispatch_lag_us: Percentiles,
+    pub requests: u64,
+    pub errors: u64,
+    pub valid: bool,
+    pub partial: bool,
+    pub engine_cpu_us_per_request: f64,
 }
 
 /// RunFacts are what the run knows beyond the recorder.
@@ -187,6 +248,10 @@ pub struct RunFacts {
     pub connections_opened: usize,
     /// Whether a preflight request got an answer before the schedule started.
     pub preflight_answered: bool,
+    /// The start instant asked for (`--start-at`), if one was.
+    pub start_requested: Option<SystemTime>,
+    /// The clock the start instant was read from.
+    pub clock: crate::clock::ClockSource,
 }
 
 fn error_kinds(e: &ErrorCounts) -> BTreeMap<String, u64> {
@@ -226,7 +291,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
     for (si, scenario) in plan.scenarios.iter().enumerate() {
         let schedule = scenario.schedule(plan.seed, si as u64);
         duration = duration.max(schedule.duration());
-        expected += schedule.expected_arrivals();
+        expected += plan.shard.share(schedule.expected_arrivals());
         let span = covered(Duration::ZERO, schedule.duration(), facts.interrupted_at);
         for (ri, spec) in scenario.requests.iter().enumerate() {
             let mut c = Cell::default();
@@ -265,7 +330,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
                 target_rate: if stage.duration.is_zero() {
                     0.0
                 } else {
-                    stage.arrivals() / stage.duration.as_secs_f64()
+                    plan.shard.share(stage.arrivals()) / stage.duration.as_secs_f64()
                 },
                 achieved_rate: rate(e.scheduled - e.dropped, span),
                 scheduled: e.scheduled,
@@ -308,7 +373,11 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
             false,
         ));
     }
-    criteria.extend(plan_criteria(plan, totals));
+    let mut judged_by_plan = plan_criteria(plan, totals);
+    if !plan.shard.is_whole() {
+        defer_to_merge(&mut judged_by_plan);
+    }
+    criteria.extend(judged_by_plan);
     for n in &mut by_name {
         n.sla_verdict = criteria
             .iter()
@@ -399,5 +468,12 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         by_stage,
         criteria,
         plan_description: crate::check::describe(plan, true),
+        shard: (!plan.shard.is_whole()).then_some(plan.shard),
+        start: Start {
+            at: clock::format(facts.started_at),
+            requested: facts.start_requested.map(clock::format),
+            clock: facts.clock.clone(),
+        },
+        merged: None,
     }
 }

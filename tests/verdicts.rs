@@ -94,6 +94,8 @@ impl Run {
                 interrupted_at,
                 connections_opened: 1,
                 preflight_answered: true,
+                start_requested: None,
+                clock: Default::default(),
             },
         )
     }

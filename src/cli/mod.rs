@@ -1,7 +1,7 @@
 //! Command line: the verb table, dispatch and exit codes.
 //!
 //! Each verb is one file that owns its flags, their validation and what it runs: `run.rs`,
-//! `check.rs`, `report.rs`, `serve.rs` and `bench.rs`; flags two verbs share are declared once in
+//! `check.rs`, `report.rs`, `merge.rs`, `serve.rs` and `bench.rs`; flags two verbs share are declared once in
 //! `flags.rs`. Parsing code only validates; a bad flag is refused with exit 2 before anything is
 //! sent. This module knows no verb's flags: it parses, dispatches, and maps the outcome to the
 //! process exit code (0, 1 for a failed run, 2 for bad usage, 3 for a run that cannot be valid).
@@ -9,6 +9,7 @@
 mod bench;
 mod check;
 mod flags;
+mod merge;
 mod report;
 mod run;
 mod serve;
@@ -36,6 +37,9 @@ enum Command {
     /// Render the HTML and CSV reports again from a run's saved results (--out DIR), without
     /// running anything.
     Report(report::ReportArgs),
+    /// Merge the output directories of a run's shards (run --shard I/N --out DIR) into one
+    /// result, judged by the plan's criteria, with the exit code of a single run.
+    Merge(merge::MergeArgs),
     /// Serve the built-in demo target (the plant backend API) on loopback.
     Serve(serve::ServeArgs),
     /// Measure the engine itself: the machine's timer floor, then rising rates until the
@@ -56,6 +60,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::command(*args),
         Command::Check(args) => Ok(check::command(args)),
         Command::Report(args) => report::command(args),
+        Command::Merge(args) => merge::command(args),
         Command::Bench(args) => bench::command(args),
         Command::Serve(args) => serve::command(args),
     };

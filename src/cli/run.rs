@@ -6,19 +6,21 @@
 //! running `run`'s, printing the summary `report`'s.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use super::flags::DemoFlags;
 use super::usage;
+use crate::clock;
 use crate::demo::{DemoConfig, DemoTarget};
 use crate::plan::{HttpVersion, Pacing, Plan, Target};
 use crate::plan_file::{self, Overrides};
 use crate::report;
 use crate::run::{self, Failure};
-use crate::schedule::ArrivalProcess;
+use crate::schedule::{ArrivalProcess, ShardOf};
+use crate::shard::Invocation;
 use crate::template::Template;
 use crate::units::parse_duration;
 
@@ -56,12 +58,12 @@ pub(super) struct RunArgs {
     /// Quick mode: arrival process [default: uniform].
     #[arg(long, value_enum)]
     arrivals: Option<ArrivalProcess>,
-    /// Most connections open at once; an arrival that finds none free waits (queue wait)
-    /// [default: 100, or the plan's].
+    /// Most connections open at once, per process (with --shard, per shard); an arrival that
+    /// finds none free waits (queue wait) [default: 100, or the plan's].
     #[arg(long)]
     connections: Option<usize>,
-    /// Most arrivals in flight at once; arrivals beyond it are dropped (and reported)
-    /// [default: 10000, or the plan's].
+    /// Most arrivals in flight at once, per process (with --shard, per shard); arrivals beyond
+    /// it are dropped (and reported) [default: 10000, or the plan's].
     #[arg(long)]
     max_in_flight: Option<usize>,
     /// Request timeout, from when the request is sent; also bounds connecting and the drain
@@ -115,6 +117,21 @@ pub(super) struct RunArgs {
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
+    /// Issue only shard I of N of the schedule: the arrivals whose index ≡ I (mod N), so N
+    /// processes with the same plan and seed send together what one would. `auto/N` reads I
+    /// from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). Merge their --out directories with
+    /// `metronome merge`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<ShardFlag>,
+    /// Start the schedule at this wall-clock instant (RFC 3339 in UTC, 2026-12-02T18:30:00Z,
+    /// or +DURATION from now, +30s), so shards on several machines line up. A run that starts
+    /// after it issues the arrivals already due at once (their lateness is dispatch lag).
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<String>,
+    /// Write one line per arrival the engine got to (scenario, index, intended offset in ns,
+    /// request name, method and target): how tests compare shards with one process.
+    #[arg(long, value_name = "PATH", hide = true)]
+    debug_arrivals: Option<PathBuf>,
     #[command(flatten)]
     demo: DemoFlags,
 }
@@ -122,11 +139,26 @@ pub(super) struct RunArgs {
 /// command runs a plan (from a file, or quick-mode flags) and prints its summary; the exit code
 /// is the summary's.
 pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
-    let (mut plan, demo) = match &args.plan {
-        Some(path) => plan_from_file(path, &args)?,
-        None => quick_plan(&args)?,
+    let plan_text = match &args.plan {
+        Some(path) => Some(read_plan(path)?),
+        None => None,
     };
-    apply_limits(&mut plan, &args)?;
+    let (mut plan, demo) = plan_of(&args, plan_text.as_deref())?;
+    if let Some(shard) = &args.shard {
+        plan.shard = shard.resolve(std::env::var("JOB_COMPLETION_INDEX").ok().as_deref())?;
+    }
+    let start_at = (args.start_at.as_deref())
+        .map(|t| clock::parse_start_at(t, SystemTime::now()))
+        .transpose()
+        .map_err(|p| usage(format!("--start-at: {p}")))?;
+    if let (Some(at), Some(out)) = (start_at, &args.out) {
+        eprintln!(
+            "shard {} of the plan starts at {}; results in {}",
+            plan.shard,
+            clock::format(at),
+            out.display()
+        );
+    }
     if let Some(p) = &args.json {
         // Refused before the demo target starts, not only before the first request.
         report::check_writable(p).map_err(Failure::Usage)?;
@@ -149,6 +181,14 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         html: args.html.clone(),
         csv_prefix: args.csv.clone(),
         quiet: args.quiet,
+        start_at,
+        invocation: Invocation {
+            // After the binary and the verb: what `merge` parses again to rebuild the plan.
+            args: std::env::args().skip(2).collect(),
+            plan_file: args.plan.as_ref().map(|p| p.display().to_string()),
+            plan_text,
+        },
+        debug_arrivals: args.debug_arrivals.clone(),
     };
     let summary = run::execute(plan, &options, interrupted())?;
     print!("{}", report::terminal::render(&summary));
@@ -169,9 +209,93 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
     Ok(summary.exit_code)
 }
 
-/// plan_from_file loads a plan; quick-mode flags are refused so nothing is silently ignored.
+/// plan_of builds the plan a run's flags describe (without its shard): from the plan file's
+/// text when there is one, else from quick-mode flags, with the flags' limits applied.
+fn plan_of(args: &RunArgs, plan_text: Option<&str>) -> Result<(Plan, Option<DemoConfig>), Failure> {
+    let (mut plan, demo) = match (&args.plan, plan_text) {
+        (Some(path), Some(text)) => plan_from_file(path, text, args)?,
+        _ => quick_plan(args)?,
+    };
+    apply_limits(&mut plan, args)?;
+    Ok((plan, demo))
+}
+
+/// read_plan reads a plan file's text, so the run file keeps the plan exactly as it was read.
+fn read_plan(path: &std::path::Path) -> Result<String, Failure> {
+    plan_file::read(path).map_err(|e| usage(e.to_string()))
+}
+
+/// rebuild makes the plan a run was started with again from its invocation (`merge`); its
+/// shard is the run file's.
+pub(super) fn rebuild(invocation: &Invocation) -> Result<Plan, Failure> {
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Again {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    let again = <Again as clap::Parser>::try_parse_from(&invocation.args)
+        .map_err(|e| usage(format!("its arguments do not parse again: {e}")))?;
+    let (plan, _) = plan_of(&again.run, invocation.plan_text.as_deref())?;
+    Ok(plan)
+}
+
+/// ShardFlag is `--shard`: a fixed shard, or `auto/N` for the index from the environment.
+#[derive(Debug, Clone, PartialEq)]
+enum ShardFlag {
+    Fixed(ShardOf),
+    Auto(u64),
+}
+
+fn parse_shard(text: &str) -> Result<ShardFlag, String> {
+    let help = "give I/N with 0 ≤ I < N (0/4 … 3/4), or auto/N to read I from JOB_COMPLETION_INDEX";
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a shard; {help}"))?;
+    let n: u64 = match n.trim().parse() {
+        Ok(n) if n >= 1 => n,
+        _ => return Err(format!("`{n}` is not a shard count of 1 or more; {help}")),
+    };
+    if i.trim() == "auto" {
+        return Ok(ShardFlag::Auto(n));
+    }
+    match i.trim().parse::<u64>() {
+        Ok(i) if i < n => Ok(ShardFlag::Fixed(ShardOf { index: i, count: n })),
+        Ok(i) => Err(format!(
+            "shard {i} of {n} does not exist: shards are numbered 0 to {}; {help}",
+            n - 1
+        )),
+        Err(_) => Err(format!("`{i}` is not a shard index; {help}")),
+    }
+}
+
+impl ShardFlag {
+    /// resolve is the shard this process runs; `auto/N` reads the index a Kubernetes Indexed
+    /// Job gives each pod.
+    fn resolve(&self, job_index: Option<&str>) -> Result<ShardOf, Failure> {
+        match *self {
+            ShardFlag::Fixed(s) => Ok(s),
+            ShardFlag::Auto(count) => {
+                let Some(text) = job_index else {
+                    return Err(usage(format!(
+                        "--shard auto/{count} reads the shard index from JOB_COMPLETION_INDEX, which is not set; run it in a Kubernetes Indexed Job, or set it (JOB_COMPLETION_INDEX=0), or give --shard I/{count}"
+                    )));
+                };
+                match text.trim().parse::<u64>() {
+                    Ok(index) if index < count => Ok(ShardOf { index, count }),
+                    _ => Err(usage(format!(
+                        "JOB_COMPLETION_INDEX is `{text}`, not a shard index below {count} (--shard auto/{count}); the Job's completions must equal N"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// plan_from_file reads a plan; quick-mode flags are refused so nothing is silently ignored.
 fn plan_from_file(
     path: &std::path::Path,
+    text: &str,
     args: &RunArgs,
 ) -> Result<(Plan, Option<DemoConfig>), Failure> {
     let quick_only = [
@@ -194,7 +318,7 @@ fn plan_from_file(
         time_scale: args.time_scale,
         seed: args.seed,
     };
-    let loaded = plan_file::load(path, &overrides).map_err(|e| usage(e.to_string()))?;
+    let loaded = plan_file::parse(text, path, &overrides).map_err(|e| usage(e.to_string()))?;
     let demo = if loaded.has_target {
         if args.demo.given() {
             return Err(usage(

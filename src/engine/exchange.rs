@@ -183,6 +183,13 @@ impl Prepared {
         self.method == Method::HEAD
     }
 
+    /// target_of is the request target (path and query) arrival `index` is sent to.
+    pub fn target_of(&self, vars: &Vars, seed: u64, lane: u64, index: u64) -> String {
+        let uri = self.uri_of(vars, seed, lane, index);
+        uri.path_and_query()
+            .map_or_else(|| "/".into(), |p| p.to_string())
+    }
+
     fn uri_of(&self, vars: &Vars, seed: u64, lane: u64, index: u64) -> Uri {
         match &self.static_uri {
             Some(u) => u.clone(),

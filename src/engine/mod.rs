@@ -73,12 +73,26 @@ fn share(total: usize, n: usize, i: usize) -> usize {
     (total / n + usize::from(i < total % n)).max(1)
 }
 
+/// Listing collects one line per arrival the engine got to (`--debug-arrivals`): scenario,
+/// arrival index, intended offset in ns, request name, method and rendered target. Tests
+/// compare the listings of shards with one process's.
+pub type Listing = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Begin is how the schedule starts: at a wall-clock instant (`--start-at`) or as soon as the
+/// workers are ready, and whether its arrivals are listed.
+#[derive(Debug, Default, Clone)]
+pub struct Begin {
+    pub at: Option<SystemTime>,
+    pub listing: Option<Listing>,
+}
+
 /// start spawns the workers, waits for their connections, and starts the schedule.
 pub fn start(
     plan: Arc<Plan>,
     addr: SocketAddr,
     stop: watch::Receiver<Option<Instant>>,
     handover: mpsc::UnboundedSender<Handover>,
+    begin: Begin,
 ) -> Result<Engine, String> {
     let layout = Arc::new(layout(&plan));
     let prepared = Arc::new(prepare(&plan)?);
@@ -110,6 +124,7 @@ pub fn start(
             start: start_rx,
             stop: stop.clone(),
             handover: handover.clone(),
+            listing: begin.listing.clone(),
         };
         let handle = std::thread::Builder::new()
             .name(format!("metronome-worker-{i}"))
@@ -133,17 +148,23 @@ pub fn start(
         wanted += r.wanted;
         preopen_error = preopen_error.or(r.error);
     }
-    // A short lead lets every worker be asleep before the first arrival is due.
+    // A short lead lets every worker be asleep before the first arrival is due. A start given
+    // as a wall-clock instant (`--start-at`) is kept even when it has passed: the overdue
+    // arrivals then go at once, and their lateness is dispatch lag, as for any late arrival.
     let lead = Duration::from_millis(20);
     let (now, wall) = (Instant::now(), SystemTime::now());
-    let start = now + lead;
+    let begin = begin.at.unwrap_or(wall + lead);
+    let start = match begin.duration_since(wall) {
+        Ok(ahead) => now + ahead,
+        Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
+    };
     for s in starts {
         let _ = s.send(start);
     }
     Ok(Engine {
         workers,
         start,
-        started_at: wall + lead,
+        started_at: begin,
         connections_opened: opened,
         connections_wanted: wanted,
         preopen_error,

@@ -61,6 +61,8 @@ pub struct Setup {
     pub stop: watch::Receiver<Option<Instant>>,
     /// Where recordings go.
     pub handover: mpsc::UnboundedSender<Handover>,
+    /// Where every arrival this worker gets to is listed, when asked (`--debug-arrivals`).
+    pub listing: Option<super::Listing>,
 }
 
 /// WorkerState is what a worker's tasks share (all on one thread).
@@ -167,7 +169,8 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
         .map(|(k, s)| s.schedule(plan.seed, k as u64))
         .collect();
-    let shard = Shard::new(&schedules, setup.index as u64, setup.count as u64);
+    let share = (plan.shard).worker(setup.index as u64, setup.count as u64);
+    let shard = Shard::new(&schedules, share.index, share.count);
     let pacer = match Pacer::new(plan.pacing) {
         Ok(_) if plan.pacing == Pacing::Coarse => None,
         Ok(p) => Some(p),
@@ -180,6 +183,7 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     };
     let sweep = shared.sweep.as_deref();
     let mut due_in_a_row = 0u32;
+    let mut listing = setup.listing.as_ref().map(|_| Vec::new());
     for (scenario, arrival) in shard {
         let intended = start + arrival.offset;
         if let Some(s) = sweep {
@@ -212,12 +216,39 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
         if stop.borrow().is_some() {
             break;
         }
+        if let Some(lines) = listing.as_mut() {
+            lines.push(list(shared, plan, scenario, &arrival));
+        }
         dispatch(shared, plan, scenario, arrival, intended);
+    }
+    if let (Some(lines), Some(to)) = (listing, &setup.listing) {
+        to.lock()
+            .expect("no worker panics holding the listing")
+            .extend(lines);
     }
     // No more wakes: exchanges still waiting for a response wait by readiness from now on.
     if let Some(s) = sweep {
         s.expect(None);
     }
+}
+
+/// list is an arrival's line in the listing (see `engine::Listing`).
+fn list(shared: &WorkerState, plan: &Plan, scenario: usize, a: &Arrival) -> String {
+    let request = plan.scenarios[scenario].pick(plan.seed, scenario as u64, a.index);
+    let spec = &plan.scenarios[scenario].requests[request];
+    let target = shared.prepared[scenario][request].target_of(
+        &plan.vars,
+        plan.seed,
+        scenario as u64,
+        a.index,
+    );
+    format!(
+        "{scenario}\t{}\t{}\t{}\t{} {target}",
+        a.index,
+        a.offset.as_nanos(),
+        spec.name,
+        spec.method
+    )
 }
 
 /// wait_until sleeps until `deadline` on the pacer, or on tokio's timer without one.

@@ -233,15 +233,19 @@ impl std::error::Error for PlanError {}
 
 /// load reads and validates the plan file at `path`.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, PlanError> {
-    let source = std::fs::read_to_string(path).map_err(|e| PlanError {
+    parse(&read(path)?, path, overrides)
+}
+
+/// read reads a plan file's text, or says why it cannot be read.
+pub fn read(path: &Path) -> Result<String, PlanError> {
+    std::fs::read_to_string(path).map_err(|e| PlanError {
         file: path.to_path_buf(),
         line: 0,
         column: 0,
         message: format!("cannot read the plan file: {e}"),
         help: "check the path; a plan is a UTF-8 TOML file such as plans/smoke.toml".into(),
         source_line: String::new(),
-    })?;
-    parse(&source, path, overrides)
+    })
 }
 
 /// parse validates plan text; `file` is only used to name it in errors and as the default name.
@@ -322,6 +326,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         preflight,
         vars,
         sla_classes,
+        shard: crate::schedule::ShardOf::WHOLE,
     };
     Ok(Loaded { plan, has_target })
 }

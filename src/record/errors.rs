@@ -95,7 +95,12 @@ impl ErrorCounts {
 
     /// add counts one error of `kind`.
     pub fn add(&mut self, kind: ErrorKind) {
-        self.0[kind.slot()] += 1;
+        self.add_n(kind, 1);
+    }
+
+    /// add_n counts `n` errors of `kind`.
+    pub fn add_n(&mut self, kind: ErrorKind, n: u64) {
+        self.0[kind.slot()] += n;
     }
 
     /// merge adds another set of counts to this one.

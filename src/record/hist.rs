@@ -19,6 +19,14 @@ impl Default for Hist {
     }
 }
 
+impl From<Histogram<u64>> for Hist {
+    /// from wraps a histogram read back from a file; it auto-resizes like any other.
+    fn from(mut h: Histogram<u64>) -> Hist {
+        h.auto(true);
+        Hist(h)
+    }
+}
+
 impl Hist {
     /// full makes a histogram sized for the whole 1 µs … 1 h range up front (about 190 KB), so
     /// it never grows: memory stays flat however rare the slow value that arrives.

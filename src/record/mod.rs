@@ -10,6 +10,7 @@
 
 mod errors;
 mod hist;
+mod saved;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 
 pub use errors::{ErrorCounts, ErrorKind};
 pub use hist::{Hist, MAX_US};
+pub use saved::{SavedRecording, SavedRecordingError};
 /// Slot is where a stage's arrivals are recorded: every stage has two, its settle time and the
 /// rest, so criteria can leave the settle time out while the reports show the whole stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,6 +93,14 @@ impl Layout {
     /// stage_cell is the index of (scenario, slot).
     pub fn stage_cell(&self, scenario: usize, slot: Slot) -> usize {
         self.stage_base[scenario] + slot.0
+    }
+
+    /// shape is what the layout was made from: (requests, stages) per scenario.
+    pub fn shape(&self) -> Vec<(usize, usize)> {
+        self.scenarios
+            .iter()
+            .map(|&(r, slots)| (r, slots / 2))
+            .collect()
     }
 
     /// scenarios is the number of scenarios.

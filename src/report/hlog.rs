@@ -126,19 +126,25 @@ impl HlogWriter {
             }
             i += 2;
         }
+        let entries: Vec<(Option<&str>, &Histogram<u64>)> = (entries.iter())
+            .filter(|(tag, h)| tag.is_none() || h.count() > 0)
+            .map(|(tag, h)| (tag.as_deref(), h.histogram()))
+            .collect();
+        self.write_entries(start, length, &entries)
+    }
+
+    /// write_entries writes one interval's histograms, each with its tag (None: untagged).
+    pub fn write_entries(
+        &mut self,
+        start: Duration,
+        length: Duration,
+        entries: &[(Option<&str>, &Histogram<u64>)],
+    ) -> io::Result<()> {
         let mut writer =
             IntervalLogWriterBuilder::new().begin_log_with(&mut self.out, &mut self.serializer)?;
-        for (tag, h) in &entries {
-            if tag.is_some() && h.count() == 0 {
-                continue;
-            }
+        for (tag, h) in entries {
             writer
-                .write_histogram(
-                    h.histogram(),
-                    start,
-                    length,
-                    tag.as_deref().and_then(Tag::new),
-                )
+                .write_histogram(h, start, length, tag.and_then(Tag::new))
                 .map_err(|e| io::Error::other(e.to_string()))?;
         }
         self.out.flush()

@@ -11,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::plan::Plan;
 use crate::recorder::{RECENT_INTERVALS, Recorder};
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, ShardOf};
 use crate::units::{format_duration, format_us};
 
 /// Progress prints the live view of a run.
@@ -20,6 +20,8 @@ pub struct Progress {
     tty: bool,
     total: Duration,
     schedules: Vec<Schedule>,
+    /// This process's share of the schedules' rates.
+    shard: ShardOf,
     multi: MultiProgress,
     /// The bar of the stage running now, and its index.
     bar: Option<(usize, ProgressBar)>,
@@ -40,6 +42,7 @@ impl Progress {
                 .max()
                 .unwrap_or_default(),
             schedules,
+            shard: plan.shard,
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bar: None,
         }
@@ -47,7 +50,9 @@ impl Progress {
 
     /// figures renders the live figures for `elapsed` from the recorder's state.
     pub fn figures(&self, elapsed: Duration, rec: &Recorder) -> String {
-        let target: f64 = self.schedules.iter().map(|s| s.rate_at(elapsed)).sum();
+        let target: f64 = self
+            .shard
+            .share(self.schedules.iter().map(|s| s.rate_at(elapsed)).sum());
         let last = rec.intervals.last().cloned().unwrap_or_default();
         let (_, cells) = rec.totals.totals();
         let dropped: u64 = rec.totals.stages.iter().map(|s| s.dropped).sum();

@@ -17,7 +17,7 @@ use super::hlog::{self, HlogWriter};
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Recording};
 use crate::recorder::{Interval, IntervalSink};
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, ShardOf};
 use crate::summary::Summary;
 
 /// File names inside an output directory.
@@ -37,6 +37,8 @@ pub struct ResultsWriter {
     history: StatsHistoryWriter<BufWriter<File>>,
     started_at: SystemTime,
     schedules: Vec<Schedule>,
+    /// This process's share of the schedules' rates.
+    shard: ShardOf,
 }
 
 impl ResultsWriter {
@@ -49,6 +51,7 @@ impl ResultsWriter {
             schedules: (plan.scenarios.iter().enumerate())
                 .map(|(k, s)| s.schedule(plan.seed, k as u64))
                 .collect(),
+            shard: plan.shard,
         })
     }
 }
@@ -67,71 +70,145 @@ impl IntervalSink for ResultsWriter {
         counts: &Interval,
     ) -> io::Result<()> {
         let mid = start + (end.saturating_sub(start)) / 2;
-        let target_rate: f64 = self.schedules.iter().map(|s| s.rate_at(mid)).sum();
+        let target_rate = (self.shard).share(self.schedules.iter().map(|s| s.rate_at(mid)).sum());
         let (_, cells) = rec.totals();
-        let kinds: Vec<String> = ErrorKind::ALL
-            .iter()
-            .filter(|&&k| cells.errors.get(k) > 0)
-            .map(|&k| format!("{}:{}", k.name(), cells.errors.get(k)))
-            .collect();
-        let comment = format!(
-            "{COUNTS_PREFIX}start={:.3} end={:.3} target_rate={target_rate:.3} scheduled={} dropped={} successes={} errors={} in_flight={} kinds={}",
-            start.as_secs_f64(),
-            end.as_secs_f64(),
-            counts.scheduled,
-            counts.dropped,
-            counts.successes,
-            counts.errors,
-            counts.in_flight,
-            kinds.join(";")
-        );
-        self.hlog.write_comment(&comment)?;
-        self.hlog.write_interval(start, end, rec)?;
-
-        let secs = end.saturating_sub(start).as_secs_f64().max(1e-9);
-        let (_, all) = totals.totals();
-        let lat = cells.latency.histogram();
-        let total = all.latency.histogram();
-        let row = HistoryRow {
-            timestamp: (self.started_at + end)
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            in_flight: counts.in_flight,
+        let line = Counts {
+            start_s: start.as_secs_f64(),
+            end_s: end.as_secs_f64(),
             target_rate,
-            requests_per_s: (counts.successes + counts.errors) as f64 / secs,
-            failures_per_s: counts.errors as f64 / secs,
-            percentiles: PERCENTILES
+            scheduled: counts.scheduled,
+            dropped: counts.dropped,
+            successes: counts.successes,
+            errors: counts.errors,
+            in_flight: counts.in_flight,
+            bytes: cells.bytes,
+            kinds: ErrorKind::ALL
                 .iter()
-                .map(|&p| (p, quantile(lat, p / 100.0)))
+                .filter(|&&k| cells.errors.get(k) > 0)
+                .map(|&k| (k.name().to_string(), cells.errors.get(k)))
                 .collect(),
-            total_requests: all.requests(),
-            total_failures: all.errors.total(),
-            total_median_us: quantile(total, 0.5),
-            total_mean_us: (!total.is_empty()).then(|| total.mean()),
-            total_min_us: (!total.is_empty()).then(|| total.min()),
-            total_max_us: (!total.is_empty()).then(|| total.max()),
-            total_avg_content_size: if total.is_empty() {
-                0.0
-            } else {
-                all.bytes as f64 / total.len() as f64
-            },
         };
-        self.history.write(&row)
+        self.hlog.write_comment(&line.comment())?;
+        self.hlog.write_interval(start, end, rec)?;
+        let (_, all) = totals.totals();
+        let so_far = SoFar {
+            requests: all.requests(),
+            failures: all.errors.total(),
+            bytes: all.bytes,
+            latency: all.latency.histogram(),
+        };
+        self.history.write(&history_row(
+            self.started_at,
+            &line,
+            cells.latency.histogram(),
+            &so_far,
+        ))
+    }
+}
+
+/// SoFar is what a run recorded from its start to the end of an interval.
+pub struct SoFar<'a> {
+    pub requests: u64,
+    pub failures: u64,
+    /// Body bytes of successful responses.
+    pub bytes: u64,
+    /// Latency of successful responses.
+    pub latency: &'a Histogram<u64>,
+}
+
+/// history_row is one second's row of the history CSV: its counts and latency, and the run's
+/// figures so far.
+pub fn history_row(
+    started_at: SystemTime,
+    c: &Counts,
+    latency: &Histogram<u64>,
+    so_far: &SoFar,
+) -> HistoryRow {
+    let secs = (c.end_s - c.start_s).max(1e-9);
+    let total = so_far.latency;
+    HistoryRow {
+        timestamp: (started_at + Duration::from_secs_f64(c.end_s.max(0.0)))
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        in_flight: c.in_flight,
+        target_rate: c.target_rate,
+        requests_per_s: (c.successes + c.errors) as f64 / secs,
+        failures_per_s: c.errors as f64 / secs,
+        percentiles: PERCENTILES
+            .iter()
+            .map(|&p| (p, quantile(latency, p / 100.0)))
+            .collect(),
+        total_requests: so_far.requests,
+        total_failures: so_far.failures,
+        total_median_us: quantile(total, 0.5),
+        total_mean_us: (!total.is_empty()).then(|| total.mean()),
+        total_min_us: (!total.is_empty()).then(|| total.min()),
+        total_max_us: (!total.is_empty()).then(|| total.max()),
+        total_avg_content_size: if total.is_empty() {
+            0.0
+        } else {
+            so_far.bytes as f64 / total.len() as f64
+        },
     }
 }
 
 /// Counts are one interval's counts as written in the log's comments.
-#[derive(Debug, Clone, Default)]
-struct Counts {
-    start_s: f64,
-    end_s: f64,
-    target_rate: f64,
-    scheduled: u64,
-    dropped: u64,
-    successes: u64,
-    errors: u64,
-    in_flight: u64,
-    kinds: BTreeMap<String, u64>,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub target_rate: f64,
+    pub scheduled: u64,
+    pub dropped: u64,
+    pub successes: u64,
+    pub errors: u64,
+    pub in_flight: u64,
+    /// Body bytes of the interval's successful responses (0 in logs written before it was kept).
+    pub bytes: u64,
+    pub kinds: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    /// parse reads a counts comment; None for any other line.
+    pub fn parse(line: &str) -> Option<Counts> {
+        parse_counts(line)
+    }
+
+    /// comment is the line the interval log carries these counts in.
+    pub fn comment(&self) -> String {
+        let kinds: Vec<String> = (self.kinds.iter())
+            .map(|(k, n)| format!("{k}:{n}"))
+            .collect();
+        format!(
+            "{COUNTS_PREFIX}start={:.3} end={:.3} target_rate={:.3} scheduled={} dropped={} successes={} errors={} in_flight={} bytes={} kinds={}",
+            self.start_s,
+            self.end_s,
+            self.target_rate,
+            self.scheduled,
+            self.dropped,
+            self.successes,
+            self.errors,
+            self.in_flight,
+            self.bytes,
+            kinds.join(";")
+        )
+    }
+
+    /// add adds another interval's counts (of another shard, over the same second).
+    pub fn add(&mut self, o: &Counts) {
+        self.start_s = self.start_s.min(o.start_s);
+        self.end_s = self.end_s.max(o.end_s);
+        self.target_rate += o.target_rate;
+        self.scheduled += o.scheduled;
+        self.dropped += o.dropped;
+        self.successes += o.successes;
+        self.errors += o.errors;
+        self.in_flight += o.in_flight;
+        self.bytes += o.bytes;
+        for (k, n) in &o.kinds {
+            *self.kinds.entry(k.clone()).or_default() += n;
+        }
+    }
 }
 
 fn parse_counts(line: &str) -> Option<Counts> {
@@ -148,6 +225,7 @@ fn parse_counts(line: &str) -> Option<Counts> {
             "successes" => c.successes = v.parse().ok()?,
             "errors" => c.errors = v.parse().ok()?,
             "in_flight" => c.in_flight = v.parse().ok()?,
+            "bytes" => c.bytes = v.parse().ok()?,
             "kinds" => {
                 for kv in v.split(';').filter(|s| !s.is_empty()) {
                     let (name, n) = kv.split_once(':')?;

@@ -49,9 +49,60 @@ fn marked_row(out: &mut String, label: &str, p: &Percentiles, marked: &[String])
 
 fn verdict_word(v: Verdict) -> &'static str {
     match v {
+        Verdict::Deferred => "HELD",
         Verdict::Passed => "PASS",
         Verdict::Warned => "WARN",
         Verdict::Failed => "FAIL",
+    }
+}
+
+/// shards writes which shard a run was, or the shards a merged result was made of.
+fn shards(w: &mut String, s: &Summary) {
+    if let Some(shard) = s.shard {
+        let _ = writeln!(
+            w,
+            "  shard       {shard} of the schedule · started {}{} · {}",
+            s.start.at,
+            s.start
+                .requested
+                .as_ref()
+                .map_or(String::new(), |r| format!(" (--start-at {r})")),
+            s.start.clock.describe()
+        );
+    }
+    let Some(m) = &s.merged else {
+        return;
+    };
+    let _ = writeln!(
+        w,
+        "\n  shards      {} merged · start spread {} (latest start − earliest)",
+        m.shard_count,
+        format_us((m.start_spread_s * 1e6).round() as u64)
+    );
+    let _ = writeln!(
+        w,
+        "  {:<8}{:>12}{:>11}{:>11}{:>10}{:>7}{:>10}{:>9}{:>9}  valid",
+        "shard", "start", "target/s", "achieved", "on time", "late", "lag p99", "dropped", "errors",
+    );
+    for h in &m.shards {
+        let _ = writeln!(
+            w,
+            "  {:<8}{:>12}{:>11.1}{:>11.1}{:>9.2}%{:>7}{:>10}{:>9}{:>9}  {}",
+            format!("{}/{}", h.index, m.shard_count),
+            format!("+{}", format_us((h.start_offset_s * 1e6).round() as u64)),
+            h.target_rate,
+            h.achieved_rate,
+            h.on_time_share * 100.0,
+            h.late,
+            cell(h.dispatch_lag_us.p99),
+            h.dropped,
+            h.errors,
+            match (h.valid, h.partial) {
+                (true, false) => "yes",
+                (true, true) => "yes, partial",
+                (false, _) => "NO",
+            }
+        );
     }
 }
 
@@ -269,13 +320,19 @@ pub fn render(s: &Summary) -> String {
             s.clamped_values
         );
     }
+    shards(w, s);
     let _ = writeln!(w);
     // The run's own criteria always show; a plan's many per-stage criteria show when they did
     // not pass, and the rest are counted (the JSON has every one).
     let mut quiet_passes = 0;
+    let mut held = 0;
     for c in &s.criteria {
         if c.stage.is_some() && c.verdict == Verdict::Passed {
             quiet_passes += 1;
+            continue;
+        }
+        if c.verdict == Verdict::Deferred {
+            held += 1;
             continue;
         }
         let _ = writeln!(w, "  {}  {}: {}", verdict_word(c.verdict), c.name, c.detail);
@@ -284,6 +341,12 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(
             w,
             "  PASS  {quiet_passes} more stage criteria (error rates, SLA percentiles, dropped)"
+        );
+    }
+    if held > 0 {
+        let _ = writeln!(
+            w,
+            "  HELD  {held} stage criteria judged at merge: one shard's share decides nothing of the whole run (metronome merge)"
         );
     }
     let _ = writeln!(w);

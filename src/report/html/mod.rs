@@ -117,6 +117,7 @@ ul.why li.warn{border-left-color:var(--warn);border-left-style:dashed}
 .v.pass{color:var(--pass)}
 .v.warn{color:var(--warn)}
 .v.fail{color:var(--fail)}
+.v.deferred{color:var(--muted)}
 .v.none{color:var(--muted);font-weight:400}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(178px,1fr));gap:8px;margin:8px 0}
 .card{border:1px solid var(--line);border-radius:6px;padding:7px 10px}
@@ -168,6 +169,7 @@ fn ms(us: u64) -> f64 {
 
 fn verdict_class(v: Verdict) -> &'static str {
     match v {
+        Verdict::Deferred => "deferred",
         Verdict::Passed => "pass",
         Verdict::Warned => "warn",
         Verdict::Failed => "fail",
@@ -177,6 +179,7 @@ fn verdict_class(v: Verdict) -> &'static str {
 /// verdict_text is a verdict readable without colour: a symbol and a word.
 fn verdict_text(v: Option<Verdict>) -> &'static str {
     match v {
+        Some(Verdict::Deferred) => "… at merge",
         Some(Verdict::Passed) => "✓ PASS",
         Some(Verdict::Warned) => "! WARN",
         Some(Verdict::Failed) => "✗ FAIL",
