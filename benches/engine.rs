@@ -259,6 +259,7 @@ fn summaries(c: &mut Criterion) {
         connections_opened: 50,
         preflight_answered: true,
         start_requested: None,
+        started_late: Duration::ZERO,
         clock: Default::default(),
     };
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/load-50.toml");

@@ -7,9 +7,9 @@
 #   e.g. deploy/local-indexed-job.sh 4 plans/load-50.toml http://127.0.0.1:8001 runs/local \
 #          --time-scale 0.05
 # Shard I writes ROOT/I (its output in ROOT/I.log), the merge ROOT/merged. The exit code is
-# the merge's (0 pass, 1 failed criteria, 2 bad usage, 3 not valid), or a failed shard's
-# when one failed, as a Job with a failed pod is not merged either. RUN FLAGS go to every
-# shard. The binary is $METRONOME, by default target/release/metronome.
+# the merge's (0 pass, 1 failed criteria, 2 bad usage, 3 not valid). A shard that exits 1 or
+# 3 finished and wrote its results, as in the Job (FailIndex), and is merged; one that exits
+# 2 (bad usage) stops the run before the merge. RUN FLAGS go to every shard. The binary is $METRONOME, by default target/release/metronome.
 set -euo pipefail
 
 if [ "$#" -lt 4 ]; then
@@ -51,13 +51,13 @@ for ((i = 0; i < n; i++)); do
   code=0
   wait "${pids[$i]}" || code=$?
   echo "shard $i: exit $code ($root/$i.log)" >&2
-  if [ "$code" -ne 0 ] && [ "$failed" -eq 0 ]; then
-    failed=$code
+  if [ "$code" -eq 2 ]; then
+    failed=2
   fi
 done
 if [ "$failed" -ne 0 ]; then
-  echo "a shard failed: not merged" >&2
-  exit "$failed"
+  echo "a shard refused its arguments: not merged" >&2
+  exit 2
 fi
 
 folders=()

@@ -195,8 +195,11 @@ async fn drive(
     let listing = begin.listing.clone();
     let engine =
         engine::start(plan.clone(), addr, stop_rx, tx, begin).map_err(Failure::NotValid)?;
+    let started_late = (options.start_at)
+        .map(|at| Duration::from_secs_f64(clock::between(at, SystemTime::now()).max(0.0)))
+        .unwrap_or_default();
     if let Some(at) = options.start_at {
-        let late = clock::between(at, SystemTime::now());
+        let late = started_late.as_secs_f64();
         if late > 0.1 {
             eprintln!(
                 "warning: started {late:.1} s after --start-at {}: the arrivals due by now are issued at once, and their lateness shows as dispatch lag",
@@ -277,6 +280,7 @@ async fn drive(
         connections_opened: engine.connections_opened,
         preflight_answered: plan.preflight,
         start_requested: options.start_at,
+        started_late,
         clock: clock::source(),
     };
     engine.join();

@@ -194,6 +194,9 @@ pub struct Start {
     pub at: String,
     /// The instant `--start-at` asked for, if it did.
     pub requested: Option<String>,
+    /// Seconds after `requested` the engine got going (0 when it was ready in time).
+    #[serde(default)]
+    pub late_s: f64,
     /// The clock both were read from.
     pub clock: ClockSource,
 }
@@ -218,6 +221,9 @@ pub struct ShardHealth {
     pub started_at: String,
     /// Its start instant minus the earliest shard's, in seconds.
     pub start_offset_s: f64,
+    /// Seconds after its start instant it got going (its overdue arrivals went at once).
+    #[serde(default)]
+    pub started_late_s: f64,
     pub clock: ClockSource,
     pub threads: usize,
     pub connections: usize,
@@ -250,6 +256,9 @@ pub struct RunFacts {
     pub preflight_answered: bool,
     /// The start instant asked for (`--start-at`), if one was.
     pub start_requested: Option<SystemTime>,
+    /// How long after that instant the engine got going (zero when it was ready in time): the
+    /// arrivals due by then were issued at once, late by up to this much.
+    pub started_late: Duration,
     /// The clock the start instant was read from.
     pub clock: crate::clock::ClockSource,
 }
@@ -472,6 +481,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         start: Start {
             at: clock::format(facts.started_at),
             requested: facts.start_requested.map(clock::format),
+            late_s: facts.started_late.as_secs_f64(),
             clock: facts.clock.clone(),
         },
         merged: None,

@@ -95,6 +95,7 @@ impl Run {
                 connections_opened: 1,
                 preflight_answered: true,
                 start_requested: None,
+                started_late: Duration::ZERO,
                 clock: Default::default(),
             },
         )

@@ -56,17 +56,30 @@ fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
+/// late says how long after its start instant a run got going, when that matters.
+fn late(s: f64) -> String {
+    if s > 0.001 {
+        format!(
+            ", got going {} after it: the arrivals due by then went at once",
+            format_us((s * 1e6) as u64)
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// shards writes which shard a run was, or the shards a merged result was made of.
 fn shards(w: &mut String, s: &Summary) {
     if let Some(shard) = s.shard {
         let _ = writeln!(
             w,
-            "  shard       {shard} of the schedule · started {}{} · {}",
+            "  shard       {shard} of the schedule · started {}{}{} · {}",
             s.start.at,
             s.start
                 .requested
                 .as_ref()
                 .map_or(String::new(), |r| format!(" (--start-at {r})")),
+            late(s.start.late_s),
             s.start.clock.describe()
         );
     }
@@ -81,15 +94,25 @@ fn shards(w: &mut String, s: &Summary) {
     );
     let _ = writeln!(
         w,
-        "  {:<8}{:>12}{:>11}{:>11}{:>10}{:>7}{:>10}{:>9}{:>9}  valid",
-        "shard", "start", "target/s", "achieved", "on time", "late", "lag p99", "dropped", "errors",
+        "  {:<8}{:>12}{:>11}{:>11}{:>11}{:>10}{:>7}{:>10}{:>9}{:>9}  valid",
+        "shard",
+        "start",
+        "late by",
+        "target/s",
+        "achieved",
+        "on time",
+        "late",
+        "lag p99",
+        "dropped",
+        "errors",
     );
     for h in &m.shards {
         let _ = writeln!(
             w,
-            "  {:<8}{:>12}{:>11.1}{:>11.1}{:>9.2}%{:>7}{:>10}{:>9}{:>9}  {}",
+            "  {:<8}{:>12}{:>11}{:>11.1}{:>11.1}{:>9.2}%{:>7}{:>10}{:>9}{:>9}  {}",
             format!("{}/{}", h.index, m.shard_count),
             format!("+{}", format_us((h.start_offset_s * 1e6).round() as u64)),
+            format_us((h.started_late_s * 1e6).round() as u64),
             h.target_rate,
             h.achieved_rate,
             h.on_time_share * 100.0,

@@ -38,6 +38,9 @@ pub struct RunFile {
     /// The schedule's start instant (RFC 3339, µs).
     pub started_at: String,
     pub start_requested: Option<String>,
+    /// Seconds after `start_requested` the engine got going.
+    #[serde(default)]
+    pub started_late_s: f64,
     pub clock: ClockSource,
     pub elapsed_s: f64,
     pub interrupted_at_s: Option<f64>,
@@ -59,6 +62,7 @@ impl RunFile {
             shard,
             started_at: clock::format(facts.started_at),
             start_requested: facts.start_requested.map(clock::format),
+            started_late_s: facts.started_late.as_secs_f64(),
             clock: facts.clock.clone(),
             elapsed_s: facts.elapsed.as_secs_f64(),
             interrupted_at_s: facts.interrupted_at.map(|d| d.as_secs_f64()),
@@ -86,6 +90,7 @@ impl RunFile {
             connections_opened: self.connections_opened,
             preflight_answered: self.preflight_answered,
             start_requested: self.start_requested.as_deref().and_then(clock::parse),
+            started_late: Duration::from_secs_f64(self.started_late_s.max(0.0)),
             clock: self.clock.clone(),
         })
     }

@@ -161,6 +161,7 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
         connections_opened: 0,
         preflight_answered: true,
         start_requested: shards[0].file.facts().and_then(|f| f.start_requested),
+        started_late: Duration::ZERO,
         clock: shards[0].file.clock.clone(),
     };
     for (s, &offset) in shards.iter().zip(&offsets) {
@@ -184,6 +185,8 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
             facts.interrupted_at = Some(facts.interrupted_at.map_or(at, |x: Duration| x.min(at)));
         }
         facts.connections_opened += s.file.connections_opened;
+        facts.started_late =
+            (facts.started_late).max(Duration::from_secs_f64(s.file.started_late_s.max(0.0)));
         facts.preflight_answered &= s.file.preflight_answered;
         for i in &s.file.intervals {
             let end = i.end_s + offset;
@@ -264,6 +267,7 @@ fn health(s: &Shard, offset: f64) -> ShardHealth {
         dir: s.dir.display().to_string(),
         started_at: s.file.started_at.clone(),
         start_offset_s: offset,
+        started_late_s: s.file.started_late_s,
         clock: s.file.clock.clone(),
         threads: m.threads,
         connections: m.connections,
