@@ -345,9 +345,15 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
             ErrorKind::Tls if plan.target.transport.insecure => format!(
                 "could not connect to {url} ({addr}): the TLS handshake failed (tls_error) with certificate verification off: the server does not speak TLS on this port, or does not offer the HTTP version asked for; try http:// if it serves cleartext"
             ),
-            ErrorKind::Tls => format!(
-                "could not connect to {url} ({addr}): the TLS handshake failed (tls_error): the certificate is not trusted or does not match the host, or the server does not offer the HTTP version asked for; give the CA with ca_file (plan) / --ca-file, or --insecure to skip verification"
-            ),
+            ErrorKind::Tls => match f.refusal {
+                Some(why) => format!(
+                    "could not connect to {url} ({addr}): the TLS handshake failed (tls_error): {}",
+                    why.explain(&plan.target.host)
+                ),
+                None => format!(
+                    "could not connect to {url} ({addr}): the TLS handshake failed (tls_error): the certificate is not trusted or does not match the host, or the server does not offer the HTTP version asked for; give the CA with ca_file (plan) / --ca-file, or --insecure to skip verification"
+                ),
+            },
             kind => format!("could not connect to {url} ({addr}): {}", kind.name()),
         })?;
         let mut sender = opened.sender;

@@ -79,6 +79,8 @@ pub struct Failed {
     pub kind: ErrorKind,
     /// Time spent trying.
     pub took: Duration,
+    /// For a TLS error, why the certificate was refused, when that is known.
+    pub refusal: Option<tls::Refusal>,
 }
 
 /// Dialer opens connections to the target.
@@ -136,28 +138,33 @@ impl Dialer {
     /// open opens one connection, within the timeout.
     pub async fn open(&self) -> Result<Opened, Failed> {
         let started = Instant::now();
-        let failed = |kind| Failed {
+        let failed = |(kind, refusal)| Failed {
             kind,
             took: started.elapsed(),
+            refusal,
         };
         match tokio::time::timeout(self.timeout, self.dial(started)).await {
             Ok(r) => r.map_err(failed),
-            Err(_) => Err(failed(ErrorKind::ConnectTimeout)),
+            Err(_) => Err(failed((ErrorKind::ConnectTimeout, None))),
         }
     }
 
-    async fn dial(&self, started: Instant) -> Result<Opened, ErrorKind> {
+    /// dial opens the connection; a failure is its kind and, for a refused certificate, why.
+    async fn dial(&self, started: Instant) -> Result<Opened, (ErrorKind, Option<tls::Refusal>)> {
+        let plain = |kind| (kind, None);
         let stream = TcpStream::connect(self.addr)
             .await
-            .map_err(|e| classify_connect(&e))?;
+            .map_err(|e| plain(classify_connect(&e)))?;
         // Small requests must leave at once, not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         match &self.tls {
             None => {
                 let sender = if self.http == HttpVersion::Http2 {
-                    handshake(TokioIo::new(stream), true, self.flatten).await?
+                    handshake(TokioIo::new(stream), true, self.flatten)
+                        .await
+                        .map_err(plain)?
                 } else {
-                    Sender::Direct(Conn::new(stream).map_err(|e| classify_connect(&e))?)
+                    Sender::Direct(Conn::new(stream).map_err(|e| plain(classify_connect(&e)))?)
                 };
                 Ok(Opened {
                     sender,
@@ -169,17 +176,19 @@ impl Dialer {
                 let tls_started = Instant::now();
                 let stream = connector.connect(name.clone(), stream).await.map_err(|e| {
                     if e.kind() == std::io::ErrorKind::InvalidData {
-                        ErrorKind::Tls
+                        (ErrorKind::Tls, tls::Refusal::of(&e))
                     } else {
-                        classify_connect(&e)
+                        plain(classify_connect(&e))
                     }
                 })?;
                 let tls = tls_started.elapsed();
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 if self.http == HttpVersion::Http2 && !h2 {
-                    return Err(ErrorKind::Tls);
+                    return Err(plain(ErrorKind::Tls));
                 }
-                let sender = handshake(TokioIo::new(stream), h2, self.flatten).await?;
+                let sender = handshake(TokioIo::new(stream), h2, self.flatten)
+                    .await
+                    .map_err(plain)?;
                 Ok(Opened {
                     sender,
                     connect: started.elapsed(),

@@ -72,6 +72,53 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
         .map_err(|e| format!("`{host}` cannot be a TLS server name: {e}"))
 }
 
+/// Refusal is why this client refused a server's certificate, when it is one a person can act
+/// on; the error kind stays `tls_error` whatever the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Expired,
+    NotValidYet,
+    /// Not issued for the host of the URL.
+    WrongHost,
+    /// Signed by no CA this client trusts (self-signed, or a private CA not given).
+    Untrusted,
+}
+
+impl Refusal {
+    /// of reads the reason from a failed handshake's error, when rustls gave one.
+    pub fn of(e: &std::io::Error) -> Option<Refusal> {
+        use rustls::CertificateError as C;
+        let rustls::Error::InvalidCertificate(c) = e.get_ref()?.downcast_ref::<rustls::Error>()?
+        else {
+            return None;
+        };
+        match c {
+            C::Expired | C::ExpiredContext { .. } => Some(Refusal::Expired),
+            C::NotValidYet | C::NotValidYetContext { .. } => Some(Refusal::NotValidYet),
+            C::NotValidForName | C::NotValidForNameContext { .. } => Some(Refusal::WrongHost),
+            C::UnknownIssuer => Some(Refusal::Untrusted),
+            _ => None,
+        }
+    }
+
+    /// explain says what was wrong with the certificate of `host`, and what to do about it.
+    pub fn explain(self, host: &str) -> String {
+        let skip = "or --insecure to skip verification";
+        match self {
+            Refusal::Expired => format!("its certificate has expired: renew it, {skip}"),
+            Refusal::NotValidYet => {
+                format!("its certificate is not valid yet: check this machine's clock, {skip}")
+            }
+            Refusal::WrongHost => format!(
+                "its certificate is not valid for `{host}`: use a host name it was issued for, {skip}"
+            ),
+            Refusal::Untrusted => format!(
+                "its certificate is not trusted (self-signed, or signed by a CA not trusted here): give the CA with ca_file (plan) / --ca-file, {skip}"
+            ),
+        }
+    }
+}
+
 /// NoVerification accepts any certificate: for `insecure = true` only.
 #[derive(Debug)]
 struct NoVerification(Arc<CryptoProvider>);
@@ -118,5 +165,38 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError;
+
+    #[test]
+    fn a_refused_certificate_says_why_when_it_can() {
+        let refused = |c| {
+            Refusal::of(&std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(c),
+            ))
+        };
+        assert_eq!(refused(CertificateError::Expired), Some(Refusal::Expired));
+        assert_eq!(
+            refused(CertificateError::NotValidYet),
+            Some(Refusal::NotValidYet)
+        );
+        assert_eq!(
+            refused(CertificateError::NotValidForName),
+            Some(Refusal::WrongHost)
+        );
+        assert_eq!(
+            refused(CertificateError::UnknownIssuer),
+            Some(Refusal::Untrusted)
+        );
+        assert_eq!(refused(CertificateError::BadEncoding), None);
+        assert_eq!(Refusal::of(&std::io::Error::other("reset")), None);
+        let why = Refusal::WrongHost.explain("api.example");
+        assert!(why.contains("not valid for `api.example`"), "{why}");
     }
 }
