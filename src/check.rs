@@ -55,12 +55,21 @@ pub fn describe(plan: &Plan, has_target: bool) -> String {
     let headers: Vec<&str> = plan.target.headers.keys().map(|k| k.as_str()).collect();
     let _ = writeln!(
         w,
-        "  seed {} · {} threads · {} connections · max in flight {} · timeout {}{}",
+        "  seed {} · {} threads · {} connections · max in flight {} · timeout {}{}{}",
         plan.seed,
         plan.threads,
         plan.limits.connections,
         plan.limits.max_in_flight,
         format_duration(plan.limits.timeout),
+        // Said only when the plan changed it, so the usual description stays as it was.
+        if plan.limits.max_body == crate::plan::DEFAULT_MAX_BODY {
+            String::new()
+        } else {
+            format!(
+                " · max body {}",
+                crate::plan::checks::format_size(plan.limits.max_body)
+            )
+        },
         if headers.is_empty() {
             String::new()
         } else {

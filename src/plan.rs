@@ -363,7 +363,15 @@ pub struct Limits {
     pub timeout: Duration,
     /// New connections opened per second at most, so a spike does not become a connection storm.
     pub connect_rate: u32,
+    /// The largest response body read, in bytes: a longer one (by its Content-Length, or once
+    /// that much has arrived) is a `body_too_large` error and its connection is closed, so no
+    /// target can keep the engine reading without end.
+    pub max_body: usize,
 }
+
+/// DEFAULT_MAX_BODY is the default `max_body`: far beyond an API's responses, and a bound on
+/// what one response can make the engine read.
+pub const DEFAULT_MAX_BODY: usize = 64 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -372,6 +380,7 @@ impl Default for Limits {
             max_in_flight: 10_000,
             timeout: Duration::from_secs(30),
             connect_rate: 1_000,
+            max_body: DEFAULT_MAX_BODY,
         }
     }
 }

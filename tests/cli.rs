@@ -58,6 +58,14 @@ fn bad_flags_exit_2_before_anything_is_sent() {
             &["--rate", "10", "--duration", "1s", "--demo-stall", "2s/1s"],
             "demo",
         ),
+        (
+            &["--rate", "10", "--duration", "1s", "--max-body", "0"],
+            "--max-body must be more than zero",
+        ),
+        (
+            &["--rate", "10", "--duration", "1s", "--max-body", "lots"],
+            "not a size",
+        ),
         (&["--rate", "10", "--duration", "1s", "--bogus"], "--bogus"),
     ];
     for (extra, needle) in cases {

@@ -628,6 +628,24 @@ base_url = "ftp://example.com"
         "no http:// or https:// scheme",
     ),
     case(
+        "bad target max_body",
+        r#"[target]
+max_body = "64 parsecs"
+"#,
+        2,
+        Some(12),
+        "write a size in bytes",
+    ),
+    case(
+        "zero target max_body",
+        r#"[target]
+max_body = 0
+"#,
+        2,
+        Some(12),
+        "max_body is zero",
+    ),
+    case(
         "bad arrivals",
         r#"arrivals = "bursty"
 "#,

@@ -70,6 +70,11 @@ pub(super) struct RunArgs {
     /// [default: 30s, or the plan's].
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Largest response body read: a longer one (by its Content-Length, or once that much has
+    /// arrived) is a body_too_large error and its connection is closed; 64KiB, 1MiB, 2GiB
+    /// [default: 64MiB, or the plan's].
+    #[arg(long, value_name = "SIZE", value_parser = crate::plan::checks::parse_size)]
+    max_body: Option<usize>,
     /// Worker threads; arrivals are sharded across them by index [default: every core, or the
     /// plan's].
     #[arg(long)]
@@ -332,7 +337,8 @@ fn plan_from_file(
     Ok((loaded.plan, demo))
 }
 
-/// apply_limits lets flags override a plan's connection limits, timeout, threads and preflight.
+/// apply_limits lets flags override a plan's connection limits, timeout, body limit, threads and
+/// preflight.
 fn apply_limits(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
     if let Some(n) = args.connections {
         if n == 0 {
@@ -351,6 +357,12 @@ fn apply_limits(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
             return Err(usage("--timeout must be longer than zero, e.g. 10s"));
         }
         plan.limits.timeout = t;
+    }
+    if let Some(n) = args.max_body {
+        if n == 0 {
+            return Err(usage("--max-body must be more than zero, e.g. 64MiB"));
+        }
+        plan.limits.max_body = n;
     }
     if let Some(n) = args.threads {
         if n == 0 || n > 1024 {

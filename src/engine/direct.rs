@@ -123,6 +123,7 @@ impl Conn {
         request: &[u8],
         head_only: bool,
         checks: &Checks,
+        max_body: usize,
         reads: &ReadHints,
     ) -> Result<Reply, Unsent> {
         self.buf.clear();
@@ -130,7 +131,9 @@ impl Conn {
         self.received = None;
         self.prompt = !reads.defer();
         self.read_bytes = 0;
-        let reply = self.send_and_read(request, head_only, checks).await?;
+        let reply = self
+            .send_and_read(request, head_only, checks, max_body)
+            .await?;
         // Only a body that ends with the connection turns `prompt` on during the read.
         reads.learn(self.read_bytes, self.prompt);
         Ok(reply)
@@ -141,6 +144,7 @@ impl Conn {
         request: &[u8],
         head_only: bool,
         checks: &Checks,
+        max_body: usize,
     ) -> Result<Reply, Unsent> {
         match (&self.socket).write(request) {
             Ok(0) => return Err(Unsent(ErrorKind::ResetClosed)),
@@ -154,7 +158,7 @@ impl Conn {
                     // The target may have answered before reading the whole request (a 413
                     // for a body too large, say) and closed: its answer, when it sent one, is
                     // the outcome, not the broken write.
-                    let mut reply = self.read_response(head_only, checks).await;
+                    let mut reply = self.read_response(head_only, checks, max_body).await;
                     if reply.result.is_err_and(|kind| !kind.answered()) {
                         return Ok(Reply::failed(classify_io(&e)));
                     }
@@ -163,7 +167,7 @@ impl Conn {
                 }
             }
         }
-        Ok(self.read_response(head_only, checks).await)
+        Ok(self.read_response(head_only, checks, max_body).await)
     }
 
     /// write_rest writes what one write could not, waiting for room by readiness: only large
@@ -280,7 +284,8 @@ impl Conn {
         Ok(n as usize)
     }
 
-    async fn read_response(&mut self, head_only: bool, checks: &Checks) -> Reply {
+    /// read_response reads a response to its end, its body up to `max_body` bytes.
+    async fn read_response(&mut self, head_only: bool, checks: &Checks, max_body: usize) -> Reply {
         let (status, framing, keep_alive) = loop {
             match self.read_head(head_only).await {
                 Ok(Some(head)) => break head,
@@ -288,10 +293,14 @@ impl Conn {
                 Err(kind) => return Reply::failed(kind),
             }
         };
-        let mut body = Body::new(checks);
+        let mut body = Body::new(checks, max_body);
         let whole = match framing {
             Framing::None => Ok(true),
-            Framing::Length(n) => self.read_length(n, &mut body).await.map(|()| true),
+            // A body announced as longer than max_body is refused before any of it is read.
+            Framing::Length(n) => match body.declared(n) {
+                Ok(()) => self.read_length(n, &mut body).await.map(|()| true),
+                Err(kind) => Err(kind),
+            },
             Framing::Chunked => self.read_chunked(&mut body).await.map(|()| true),
             Framing::UntilClose => self.read_to_close(&mut body).await.map(|()| false),
         };
@@ -389,7 +398,7 @@ impl Conn {
             }
         }
         let have = (self.buf.len() - self.at).min(usize::try_from(n).unwrap_or(usize::MAX));
-        body.take(&self.buf[self.at..self.at + have]);
+        body.take(&self.buf[self.at..self.at + have])?;
         self.at += have;
         Ok(have as u64)
     }
@@ -431,7 +440,8 @@ impl Conn {
                 return Ok(line);
             }
             if unused.len() > 4096 {
-                return Err(ErrorKind::BodyRead);
+                // A chunk-size or trailer line that long is not HTTP.
+                return Err(ErrorKind::Protocol);
             }
             match self.fill().await {
                 Ok(0) | Err(_) => return Err(ErrorKind::BodyRead),
@@ -443,7 +453,9 @@ impl Conn {
     async fn read_chunked(&mut self, body: &mut Body) -> Result<(), ErrorKind> {
         loop {
             let line = self.line().await?;
-            let size = chunk_size(&self.buf[line]).ok_or(ErrorKind::BodyRead)?;
+            // Framing that is not valid HTTP is a protocol error; the connection failing under
+            // it (in `line` or `read_length`) is a body read error.
+            let size = chunk_size(&self.buf[line]).ok_or(ErrorKind::Protocol)?;
             if size == 0 {
                 // Trailer fields, if any, up to the empty line.
                 while !self.line().await?.is_empty() {}
@@ -451,7 +463,8 @@ impl Conn {
             }
             self.read_length(size, body).await?;
             if !self.line().await?.is_empty() {
-                return Err(ErrorKind::BodyRead);
+                // The chunk's data is not followed by its CRLF: longer than its size said.
+                return Err(ErrorKind::Protocol);
             }
         }
     }

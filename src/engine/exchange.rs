@@ -338,8 +338,14 @@ pub async fn send(
         Sender::Direct(conn) => {
             let mut scratch = Vec::new();
             let wire = prepared.wire(&plan.vars, plan.seed, lane, index, &mut scratch);
-            let mut reply =
-                (conn.exchange(wire, prepared.is_head(), checks, &prepared.reads)).await?;
+            let mut reply = (conn.exchange(
+                wire,
+                prepared.is_head(),
+                checks,
+                plan.limits.max_body,
+                &prepared.reads,
+            ))
+            .await?;
             reply.reusable &= !prepared.asks_close;
             return Ok(reply);
         }
@@ -361,15 +367,23 @@ pub async fn send(
     };
     let status = response.status().as_u16();
     let mut body = response.into_body();
-    let mut read = Body::new(checks);
+    let mut read = Body::new(checks, plan.limits.max_body);
+    // A body announced as longer than max_body is refused before any of it is read.
+    if let Some(n) = hyper::body::Body::size_hint(&body).exact()
+        && let Err(kind) = read.declared(n)
+    {
+        return Ok(Reply::failed(kind));
+    }
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(f) => {
-                if let Some(data) = f.data_ref() {
-                    read.take(data);
+                if let Some(data) = f.data_ref()
+                    && let Err(kind) = read.take(data)
+                {
+                    return Ok(Reply::failed(kind));
                 }
             }
-            Err(_) => return Ok(Reply::failed(ErrorKind::BodyRead)),
+            Err(e) => return Ok(Reply::failed(classify_body(&e))),
         }
     }
     let (result, check_failure) = verdict(checks, status, read);
@@ -382,27 +396,43 @@ pub async fn send(
 }
 
 /// Body counts a response body's bytes as they are read, and keeps them when a check reads
-/// the body, never beyond `max_body`: past it the rest is counted and dropped, and the check
-/// fails.
+/// the body, never beyond the check's `max_body`: past it the rest is counted and dropped, and
+/// the check fails. Past the run's `max_body` (`limit`) nothing more is read: the body is
+/// `BodyTooLarge`.
 pub struct Body {
     bytes: u64,
     kept: Option<Vec<u8>>,
     max: usize,
+    limit: u64,
 }
 
 impl Body {
-    /// new starts an empty body for a response judged by `checks`.
-    pub fn new(checks: &Checks) -> Body {
+    /// new starts an empty body for a response judged by `checks`, read up to `limit` bytes.
+    pub fn new(checks: &Checks, limit: usize) -> Body {
         Body {
             bytes: 0,
             kept: checks.needs_body().then(Vec::new),
             max: checks.max_body,
+            limit: limit as u64,
         }
     }
 
-    /// take adds the next bytes of the body.
-    pub fn take(&mut self, data: &[u8]) {
+    /// declared refuses a body whose announced length is over the limit, before any of it is
+    /// read.
+    pub fn declared(&self, length: u64) -> Result<(), ErrorKind> {
+        if length > self.limit {
+            return Err(ErrorKind::BodyTooLarge);
+        }
+        Ok(())
+    }
+
+    /// take adds the next bytes of the body; past the limit the body is `BodyTooLarge`.
+    pub fn take(&mut self, data: &[u8]) -> Result<(), ErrorKind> {
         self.bytes += data.len() as u64;
+        if self.bytes > self.limit {
+            self.kept = None;
+            return Err(ErrorKind::BodyTooLarge);
+        }
         if let Some(buf) = self.kept.as_mut() {
             if buf.len() + data.len() <= self.max {
                 buf.extend_from_slice(data);
@@ -410,6 +440,7 @@ impl Body {
                 self.kept = None;
             }
         }
+        Ok(())
     }
 }
 
@@ -464,6 +495,29 @@ pub fn classify_io(e: &io::Error) -> ErrorKind {
     } else {
         ErrorKind::ResetClosed
     }
+}
+
+/// classify_body names the kind of a failure while reading a body through hyper: framing that
+/// is not valid HTTP (a bad chunk, as hyper's decoder reports it) is a protocol error, as it is
+/// on the direct path; the connection failing under the body is a body read error.
+fn classify_body(e: &hyper::Error) -> ErrorKind {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            let tls = io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>());
+            return match io.kind() {
+                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData if !tls => {
+                    ErrorKind::Protocol
+                }
+                _ if is_local_resource(io) => ErrorKind::LocalResource,
+                _ => ErrorKind::BodyRead,
+            };
+        }
+        source = s.source();
+    }
+    ErrorKind::BodyRead
 }
 
 fn classify_hyper(e: &hyper::Error) -> ErrorKind {
@@ -574,6 +628,25 @@ mod tests {
         vars.add("id", crate::template::VarSource::Sequence);
         spec.body = Template::parse("{id}", &vars).unwrap();
         assert!(!small(&spec));
+    }
+
+    #[test]
+    fn a_body_past_the_runs_max_body_is_too_large_whether_announced_or_read() {
+        let mut body = Body::new(&Checks::default(), 10);
+        assert_eq!(body.declared(10), Ok(()));
+        assert_eq!(body.declared(11), Err(ErrorKind::BodyTooLarge));
+        assert_eq!(body.take(b"12345"), Ok(()));
+        assert_eq!(body.take(b"67890"), Ok(()));
+        assert_eq!(body.take(b"x"), Err(ErrorKind::BodyTooLarge));
+        // A body check's own, smaller max_body still only fails the check.
+        let checks = Checks {
+            max_body: 4,
+            size_check: true,
+            ..Checks::default()
+        };
+        let mut body = Body::new(&checks, 10);
+        assert_eq!(body.take(b"12345"), Ok(()));
+        assert_eq!(verdict(&checks, 200, body).0, Err(ErrorKind::Check));
     }
 
     #[test]

@@ -65,20 +65,7 @@ pub(super) fn checks(ctx: &Ctx, raw: &Spanned<RawCheck>) -> Result<Checks> {
         }
     }
     if let Some(m) = &c.max_body {
-        let size_help = "write a size in bytes (65536) or with a unit: \"64KiB\", \"1MiB\"";
-        let size = match m.get_ref() {
-            toml::Value::Integer(n) => usize::try_from(*n).map_err(|_| format!("{n} is negative")),
-            toml::Value::String(t) => checks::parse_size(t).map_err(|e| e.message),
-            other => Err(format!("{} is not a size", other.type_str())),
-        }
-        .map_err(|e| ctx.err(m.span(), format!("max_body: {e}"), size_help))?;
-        if size == 0 {
-            return Err(ctx.err(
-                m.span(),
-                "max_body is zero, so every body would fail",
-                size_help,
-            ));
-        }
+        let size = ctx.size(m, "max_body")?;
         checks.max_body = size;
         checks.size_check = true;
     }

@@ -20,6 +20,7 @@
 //! connections = 100
 //! max_in_flight = 10000
 //! connect_rate = 1000
+//! max_body = "64MiB"            # largest response body read; longer: body_too_large
 //! preflight = true
 //! http = "auto"                 # default: HTTP/2 if TLS's ALPN agrees, else 1.1; or "1.1", or "2"
 //!                               #   ("2": ALPN over TLS, prior knowledge (h2c) on cleartext)
@@ -105,6 +106,13 @@
 //!   demo target; the plan's target is a placeholder until then.
 //! - Overrides from the command line: `--host` replaces `base_url`, `--time-scale F` multiplies
 //!   every stage's duration and settle (not timeouts), `--seed` replaces `seed`.
+//! - `max_body` (in `[target]`, `--max-body` on the command line) bounds every response body
+//!   the engine reads, default 64 MiB: a body announced as longer (by its Content-Length) is
+//!   refused at its head, one that turns out longer once read is cut off there; either is the
+//!   error kind "body_too_large" and its connection is closed. Below it, bodies are counted and
+//!   dropped as they arrive, never held, unless a check reads them. A check's own `max_body`
+//!   (below) is a check: a body over it fails the check and is still read on, up to the run's
+//!   `max_body`.
 //! - Data files (`{ csv = "users.csv" }`) are read once when the plan loads, relative to the plan
 //!   file. The header row names the columns; a template names one as `{user.email}`. Fields
 //!   follow RFC 4180 (quoted fields may hold commas, line breaks and doubled quotes). Arrival i

@@ -41,6 +41,7 @@ pub(super) struct RawTarget {
     pub(super) connections: Option<Spanned<i64>>,
     pub(super) max_in_flight: Option<Spanned<i64>>,
     pub(super) connect_rate: Option<Spanned<i64>>,
+    pub(super) max_body: Option<Spanned<toml::Value>>,
     pub(super) preflight: Option<bool>,
     pub(super) headers: Option<Map<Spanned<String>>>,
     pub(super) http: Option<HttpVersion>,

@@ -267,6 +267,7 @@ timeout = "10s"
 connections = 20
 max_in_flight = 500
 connect_rate = 50
+max_body = "2MiB"
 preflight = false
 headers = { Authorization = "Bearer ${env:METRONOME_PLAN_FILE_TEST_TOKEN}", Accept = "application/json" }
 
@@ -361,6 +362,7 @@ sla = "health"
                 max_in_flight: 500,
                 timeout: Duration::from_secs(10),
                 connect_rate: 50,
+                max_body: 2 << 20,
             }
         );
         assert_eq!(

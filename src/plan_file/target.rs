@@ -98,6 +98,10 @@ pub(super) fn target(
             )? as u32,
             None => defaults.connect_rate,
         },
+        max_body: match &raw.max_body {
+            Some(m) => ctx.size(m, "max_body")?,
+            None => defaults.max_body,
+        },
     };
     Ok((target, has_target, limits, raw.preflight.unwrap_or(true)))
 }

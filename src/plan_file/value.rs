@@ -1,4 +1,4 @@
-//! The scalar values every section reads: durations, integers within bounds, rates, names, and
+//! The scalar values every section reads: durations, integers within bounds, sizes, rates, names, and
 //! the two keys a scenario may override from the plan's top level (`user_rate`, `arrivals`).
 //! Each reader checks one value where it was written; which values a section has, and how they
 //! relate, is the section's business.
@@ -52,6 +52,26 @@ impl Ctx<'_> {
             return Err(self.err(v.span(), format!("{what} {x} must be {bound}"), help));
         }
         Ok(x)
+    }
+
+    /// size reads a body size, more than zero: bytes as an integer, or a string with a unit
+    /// (`"64KiB"`, `"1MiB"`). `what` names the key in messages.
+    pub(super) fn size(&self, v: &Spanned<toml::Value>, what: &str) -> Result<usize> {
+        let help = "write a size in bytes (65536) or with a unit: \"64KiB\", \"1MiB\"";
+        let size = match v.get_ref() {
+            toml::Value::Integer(n) => usize::try_from(*n).map_err(|_| format!("{n} is negative")),
+            toml::Value::String(t) => crate::plan::checks::parse_size(t).map_err(|e| e.message),
+            other => Err(format!("{} is not a size", other.type_str())),
+        }
+        .map_err(|e| self.err(v.span(), format!("{what}: {e}"), help))?;
+        if size == 0 {
+            return Err(self.err(
+                v.span(),
+                format!("{what} is zero, so every body would fail"),
+                help,
+            ));
+        }
+        Ok(size)
     }
 
     /// rate reads an arrival rate or a number of users: finite and not negative.

@@ -25,6 +25,9 @@ pub enum ErrorKind {
     Check,
     /// The response head arrived but its body could not be read to the end.
     BodyRead,
+    /// The response body was larger than the run's `max_body`: the body was not read past it,
+    /// and the connection was closed.
+    BodyTooLarge,
     /// The generator ran out of something local (file descriptors, ports, memory): the
     /// generator's failure, not the target's, so it makes the run not valid.
     LocalResource,
@@ -32,7 +35,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// ALL lists every kind in the order output shows them.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectError,
@@ -44,6 +47,7 @@ impl ErrorKind {
         ErrorKind::Http5xx,
         ErrorKind::Check,
         ErrorKind::BodyRead,
+        ErrorKind::BodyTooLarge,
         ErrorKind::LocalResource,
     ];
 
@@ -61,6 +65,7 @@ impl ErrorKind {
             ErrorKind::Http5xx => "http_5xx",
             ErrorKind::Check => "check",
             ErrorKind::BodyRead => "body_read",
+            ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::LocalResource => "local_resource",
         }
     }
@@ -69,7 +74,11 @@ impl ErrorKind {
     pub fn answered(self) -> bool {
         matches!(
             self,
-            ErrorKind::Http4xx | ErrorKind::Http5xx | ErrorKind::Check | ErrorKind::BodyRead
+            ErrorKind::Http4xx
+                | ErrorKind::Http5xx
+                | ErrorKind::Check
+                | ErrorKind::BodyRead
+                | ErrorKind::BodyTooLarge
         )
     }
 

@@ -29,7 +29,7 @@
 //! | Average Content Size | body bytes ÷ all requests | body bytes ÷ successful responses (error bodies are not counted) |
 //! | stats.csv: Requests/s | requests ÷ time from first to last request | per name: requests ÷ its scenario's schedule span (intended times, the drain excluded); `Aggregated`: the completed rate, requests ÷ elapsed time of the run |
 //! | stats.csv: Failures/s | failures ÷ the same time as Requests/s | the same: failures × Requests/s ÷ requests, so both share one time base |
-//! | failures.csv: rows | one per distinct (method, name, exception message), in no set order | one per (request, error kind) that occurred, sorted by name then Type, kinds in the order `connect_refused`, `connect_timeout`, `connect_error`, `tls_error`, `request_timeout`, `reset_closed`, `protocol_error`, `http_4xx`, `http_5xx`, `check`, `body_read`, `local_resource` |
+//! | failures.csv: rows | one per distinct (method, name, exception message), in no set order | one per (request, error kind) that occurred, sorted by name then Type, kinds in the order `connect_refused`, `connect_timeout`, `connect_error`, `tls_error`, `request_timeout`, `reset_closed`, `protocol_error`, `http_4xx`, `http_5xx`, `check`, `body_read`, `body_too_large`, `local_resource` |
 //! | failures.csv: Error | Python repr of the exception, e.g. `HTTPError('500 Server Error…')` | the error kind, e.g. `http_5xx` |
 //! | stats_history.csv: rows | one `Aggregated` row a second (plus one per name with `--csv-full-history`) | one `Aggregated` row a second |
 //! | stats_history.csv: Timestamp | unix seconds when the row was written | unix seconds at the end of the second the row describes |
