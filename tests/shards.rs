@@ -496,3 +496,46 @@ fn schedules_of_100_and_1000_shards_are_disjoint_cover_the_plan_and_share_each_s
         assert_eq!(union, want, "{n} shards: together, the whole schedule");
     }
 }
+
+#[test]
+fn a_local_indexed_job_runs_four_shards_at_one_instant_and_merges_them() {
+    // deploy/local-indexed-job.sh does on one machine what the Kubernetes Indexed Job does:
+    // JOB_COMPLETION_INDEX=0..3, one --start-at, ROOT/<index>, then merge.
+    let target = common::demo(metronome::demo::DemoConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("bash")
+        .arg(repo.join("deploy/local-indexed-job.sh"))
+        .arg("4")
+        .arg(repo.join("plans/load-50.toml"))
+        .arg(target.base_url())
+        .arg(root.path())
+        .args(["--time-scale", "0.005"])
+        .env("METRONOME", env!("CARGO_BIN_EXE_metronome"))
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 3)),
+        "{}",
+        text(&out)
+    );
+    let merged = summary(&root.path().join("merged"));
+    let parts: Vec<Value> = (0..4)
+        .map(|i| summary(&root.path().join(i.to_string())))
+        .collect();
+    for (i, p) in parts.iter().enumerate() {
+        assert_eq!(
+            p["shard"]["index"], i,
+            "JOB_COMPLETION_INDEX gave shard {i}"
+        );
+        assert_eq!(p["shard"]["count"], 4);
+    }
+    let sum: u64 = parts.iter().map(|p| u(p, "scheduled")).sum();
+    assert_eq!(u(&merged, "scheduled"), sum);
+    assert!(sum > 30, "{sum} arrivals");
+    assert_eq!(
+        merged["merged"]["start_spread_s"], 0.0,
+        "one instant for all"
+    );
+    assert!(text(&out).contains(&format!("merge: exit {}", merged["exit_code"])));
+}

@@ -113,6 +113,7 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
         );
     }
     out.push_str("</table>\n");
+    super::shards::table(out, s);
 
     let lines = quantile_series(
         &data.buckets,

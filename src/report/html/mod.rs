@@ -18,6 +18,7 @@ mod headline;
 mod latency;
 mod plan;
 mod rate;
+mod shards;
 mod spectrum;
 mod stages;
 mod timeline;
