@@ -194,6 +194,18 @@ fn two_and_four_shards_issue_exactly_what_one_process_issues() {
         let first = parts[0]["start"]["at"].clone();
         assert!(parts.iter().all(|p| p["start"]["at"] == first), "{first}");
         assert_eq!(m["start_spread_s"], 0.0);
+        // The report shows each shard's engine health, so one bad generator stands out.
+        let html =
+            std::fs::read_to_string(runs.dir(&format!("merged{n}")).join("report.html")).unwrap();
+        assert!(
+            html.contains(&format!("Merged from {n} shards")),
+            "the shards table"
+        );
+        assert_eq!(
+            html.matches(&format!("/{n}<small>")).count(),
+            n,
+            "a row per shard"
+        );
         for f in [
             "report.html",
             "stats.csv",
@@ -538,4 +550,121 @@ fn a_local_indexed_job_runs_four_shards_at_one_instant_and_merges_them() {
         "one instant for all"
     );
     assert!(text(&out).contains(&format!("merge: exit {}", merged["exit_code"])));
+}
+
+#[test]
+fn histograms_split_over_shards_merge_to_the_percentiles_of_one_histogram() {
+    use metronome::record::{Outcome, Recording, Slot};
+    use metronome::recorder::Recorder;
+    use metronome::schedule::ShardOf;
+    use metronome::shard::{self, Invocation, RunFile};
+    use metronome::summary::{self, Percentiles, RunFacts};
+    use std::sync::Arc;
+
+    let plan = common::quick("http://127.0.0.1:9", "/", 1000.0, Duration::from_secs(10));
+    let layout = Arc::new(metronome::engine::layout(&plan));
+    let facts = RunFacts {
+        started_at: std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        elapsed: Duration::from_secs(10),
+        interrupted_at: None,
+        connections_opened: 1,
+        preflight_answered: true,
+        start_requested: None,
+        started_late: Duration::ZERO,
+        clock: Default::default(),
+    };
+    // 10,000 known values from 1 µs to about 4 s, spread so every decade is filled.
+    let value = |i: u64| Duration::from_micros(1 + (i * 7_919) % 4_000_000 / (1 + i % 97));
+    let outcome = |i: u64| Outcome {
+        scenario: 0,
+        request: 0,
+        slot: Slot::new(0, false),
+        latency: value(i),
+        queue_wait: value(i) / 3,
+        connect: None,
+        tls: None,
+        service_time: value(i) / 2,
+        result: Ok(100),
+        check_failure: None,
+    };
+    let mut one = Recording::new(layout.clone());
+    for i in 0..10_000 {
+        one.dispatched(0, Slot::new(0, false), value(i) / 100, false);
+        one.outcome(&outcome(i));
+    }
+    let (one_engine, one_cells) = one.totals();
+    for n in [2u64, 3, 7] {
+        let root = tempfile::tempdir().unwrap();
+        let shards: Vec<shard::Shard> = (0..n)
+            .map(|k| {
+                let mut rec = Recorder::new(layout.clone(), 1);
+                for i in (k..10_000).step_by(n as usize) {
+                    rec.totals
+                        .dispatched(0, Slot::new(0, false), value(i) / 100, false);
+                    rec.totals.outcome(&outcome(i));
+                }
+                let mut p = plan.clone();
+                p.shard = ShardOf { index: k, count: n };
+                let file = RunFile::of(Invocation::default(), p.shard, &rec, &facts);
+                shard::Shard {
+                    dir: root.path().join(k.to_string()),
+                    summary: summary::build(&p, &rec, &facts),
+                    // Read back as from a shard's directory: the histograms go through JSON.
+                    file: serde_json::from_str(&serde_json::to_string(&file).unwrap()).unwrap(),
+                    hlog: Vec::new(),
+                    plan: p,
+                }
+            })
+            .collect();
+        let merged = shard::merge(shards, &root.path().join("merged")).unwrap();
+        assert_eq!(
+            merged.latency_us,
+            Percentiles::of(&one_cells.latency),
+            "{n} shards"
+        );
+        assert_eq!(
+            merged.service_time_us,
+            Percentiles::of(&one_cells.service_time)
+        );
+        assert_eq!(
+            merged.dispatch_lag_us,
+            Percentiles::of(&one_engine.dispatch_lag)
+        );
+        assert_eq!(
+            merged.queue_wait_us,
+            Percentiles::of(&one_engine.queue_wait)
+        );
+        assert_eq!(merged.requests, 10_000);
+        assert_eq!(merged.bytes_received, 1_000_000);
+    }
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_the_start_instant_ends_the_run_before_anything_is_sent() {
+    let mut child = bin()
+        .args([
+            "run",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--start-at",
+            "+60s",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = common::StderrLines::follow(&mut child);
+    lines.wait_for("the wait", Duration::from_secs(30), |l| {
+        l.contains("waiting")
+    });
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let rest = lines.rest();
+    assert_eq!(status.code(), Some(3), "{rest}");
+    assert!(rest.contains("nothing was sent"), "{rest}");
 }
