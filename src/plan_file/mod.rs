@@ -17,8 +17,8 @@
 //! [target]                      # optional table
 //! base_url = "http://127.0.0.1:8001"  # http only; its path prefixes every request path
 //! timeout = "10s"               # defaults: 30s, 100 connections, 10000 in flight, 1000 connects/s
-//! connections = 100
-//! max_in_flight = 10000
+//! connections = 100              # per process: with --shard I/N, each shard opens up to this many
+//! max_in_flight = 10000          # per process too (per shard)
 //! connect_rate = 1000
 //! max_body = "64MiB"            # largest response body read; longer: body_too_large
 //! preflight = true
