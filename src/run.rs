@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
+mod checkpoint;
+
 use crate::clock;
 use crate::engine;
 use crate::plan::Plan;
@@ -82,6 +84,10 @@ pub enum Failure {
     /// (exit 3).
     #[error("{0}")]
     NotValid(String),
+    /// The run ended but its output files could not all be written (a full disk): its summary
+    /// is here, to be printed (exit 3).
+    #[error("{1}")]
+    Unwritten(Box<Summary>, String),
 }
 
 impl Failure {
@@ -89,7 +95,7 @@ impl Failure {
     pub fn exit_code(&self) -> i32 {
         match self {
             Failure::Usage(_) => 2,
-            Failure::NotValid(_) => 3,
+            Failure::NotValid(_) | Failure::Unwritten(..) => 3,
         }
     }
 }
@@ -130,23 +136,38 @@ pub fn execute(
     let plan = Arc::new(plan);
     let (summary, run_file) =
         local.block_on(&rt, drive(plan, options, shutdown, work_dir.clone()))?;
+    match write_outputs(&summary, run_file.as_ref(), options, work_dir.as_deref()) {
+        Ok(()) => Ok(summary),
+        // The figures are not lost with the files: the caller still prints them.
+        Err(why) => Err(Failure::Unwritten(Box::new(summary), why)),
+    }
+}
+
+/// write_outputs writes every file the options ask for, from the summary and the streamed
+/// per-second files.
+fn write_outputs(
+    summary: &Summary,
+    run_file: Option<&RunFile>,
+    options: &Options,
+    work_dir: Option<&std::path::Path>,
+) -> Result<(), String> {
     let written = |path: &std::path::Path, r: std::io::Result<()>| {
-        r.map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))
+        r.map_err(|e| format!("could not write {}: {e}", path.display()))
     };
     if let Some(dir) = &options.out_dir {
         let path = dir.join(results::SUMMARY_JSON);
-        written(&path, report::json::write(&summary, &path))?;
-        if let Some(file) = &run_file {
+        written(&path, report::json::write(summary, &path))?;
+        if let Some(file) = run_file {
             written(&dir.join(RUN_FILE), file.write(dir))?;
         }
     }
     if let Some(path) = &options.json {
-        written(path, report::json::write(&summary, path))?;
+        written(path, report::json::write(summary, path))?;
     }
-    if let Some(work) = &work_dir {
+    if let Some(work) = work_dir {
         let hlog = std::fs::read(work.join(results::HLOG))
-            .map_err(|e| Failure::NotValid(format!("could not read back the interval log: {e}")))?;
-        let data = results::build(summary.clone(), &hlog).map_err(Failure::NotValid)?;
+            .map_err(|e| format!("could not read back the interval log: {e}"))?;
+        let data = results::build(summary.clone(), &hlog)?;
         let targets = report::Targets {
             out_dir: options.out_dir.clone(),
             html: options.html.clone(),
@@ -154,9 +175,9 @@ pub fn execute(
             history_from: Some(work.join(results::HISTORY_CSV)),
         };
         report::write_reports(&data, None, &hlog, &targets)
-            .map_err(|e| Failure::NotValid(format!("could not write the reports: {e}")))?;
+            .map_err(|e| format!("could not write the reports: {e}"))?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 async fn drive(
@@ -233,6 +254,9 @@ async fn drive(
     let mut second = 0u64;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut interrupted_at = None;
+    let mut sink_failed = None;
+    let mut checkpoint_failed = None;
+    let clock_source = clock::source();
     loop {
         tokio::select! {
             h = rx.recv() => match h {
@@ -244,8 +268,34 @@ async fn drive(
             },
             _ = tick.tick() => {
                 second += 1;
+                let failed_before = recorder.sink_error.is_some();
                 recorder.close_interval(Duration::from_secs(second));
                 progress.tick(start.elapsed(), &recorder);
+                if let (false, Some(e)) = (failed_before, &recorder.sink_error) {
+                    progress.note(&format!(
+                        "warning: {second} s into the run, writing the per-second results failed ({e}): the run goes on, and its summary keeps every figure"
+                    ));
+                    sink_failed = Some((second, e.to_string()));
+                }
+                if let Some(dir) = &options.out_dir
+                    && second.is_multiple_of(checkpoint::EVERY.as_secs())
+                {
+                    let facts = RunFacts {
+                        started_at: engine.started_at,
+                        elapsed: start.elapsed(),
+                        interrupted_at,
+                        connections_opened: engine.connections_opened,
+                        preflight_answered: plan.preflight,
+                        start_requested: options.start_at,
+                        started_late,
+                        clock: clock_source.clone(),
+                    };
+                    // A checkpoint that cannot be written is not worth stopping for: the run's
+                    // figures are in memory, and the summary at the end says what failed.
+                    if let Err(e) = checkpoint::write(&plan, &recorder, &facts, dir) {
+                        checkpoint_failed.get_or_insert((second, e.to_string()));
+                    }
+                }
             },
             _ = &mut shutdown, if interrupted_at.is_none() => {
                 let at = Instant::now();
@@ -268,10 +318,16 @@ async fn drive(
         elapsed.max(schedule_end)
     });
     progress.finish();
-    if let Some(e) = &recorder.sink_error {
-        eprintln!(
-            "warning: writing the per-second results failed ({e}); the summary is complete, the interval log and history are not"
-        );
+    let mut incomplete: Vec<String> = Vec::new();
+    if let Some((s, e)) = &sink_failed {
+        incomplete.push(format!("writing the per-second results (interval log, history) failed {s} s into the run ({e}): they stop there"));
+    } else if let Some(e) = &recorder.sink_error {
+        incomplete.push(format!("writing the last per-second results failed ({e})"));
+    }
+    if let Some((s, e)) = &checkpoint_failed {
+        incomplete.push(format!(
+            "writing a checkpoint summary failed {s} s into the run ({e})"
+        ));
     }
     let facts = RunFacts {
         started_at: engine.started_at,
@@ -281,7 +337,7 @@ async fn drive(
         preflight_answered: plan.preflight,
         start_requested: options.start_at,
         started_late,
-        clock: clock::source(),
+        clock: clock_source,
     };
     engine.join();
     if let (Some(lines), Some(path)) = (listing, &options.debug_arrivals) {
@@ -291,7 +347,8 @@ async fn drive(
         std::fs::write(path, text)
             .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))?;
     }
-    let summary = summary::build(&plan, &recorder, &facts);
+    let mut summary = summary::build(&plan, &recorder, &facts);
+    summary.results_incomplete = incomplete;
     let run_file = (options.out_dir.as_ref())
         .map(|_| RunFile::of(options.invocation.clone(), plan.shard, &recorder, &facts));
     Ok((summary, run_file))

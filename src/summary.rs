@@ -182,6 +182,10 @@ pub struct Summary {
     /// When the schedule started, what was asked for, and the clock it was read from.
     #[serde(default)]
     pub start: Start,
+    /// Outputs that could not be written while the run went on (a full disk, say): the run went
+    /// on and this summary keeps every figure; the files named stop where they failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results_incomplete: Vec<String>,
     /// Set on a merged result (`metronome merge`): the shards it was merged from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<Merged>,
@@ -484,6 +488,7 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
             late_s: facts.started_late.as_secs_f64(),
             clock: facts.clock.clone(),
         },
+        results_incomplete: Vec::new(),
         merged: None,
     }
 }

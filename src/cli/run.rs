@@ -195,7 +195,17 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         },
         debug_arrivals: args.debug_arrivals.clone(),
     };
-    let summary = run::execute(plan, &options, interrupted())?;
+    let summary = match run::execute(plan, &options, interrupted()) {
+        Ok(s) => s,
+        Err(Failure::Unwritten(summary, why)) => {
+            print!("{}", report::terminal::render(&summary));
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            return Err(Failure::NotValid(format!(
+                "{why}; the figures above are complete, the files are not"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     print!("{}", report::terminal::render(&summary));
     // What follows goes to standard error: the summary must be out first.
     let _ = std::io::Write::flush(&mut std::io::stdout());
@@ -418,10 +428,25 @@ async fn interrupted() {
 }
 
 async fn signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    use tokio::signal::unix::{SignalKind, signal as on};
+    // SIGHUP too: a soak whose terminal or ssh session goes away stops as if told to, and
+    // writes its reports, instead of dying by the signal's default.
+    let mut term = on(SignalKind::terminate()).ok();
+    let mut hup = on(SignalKind::hangup()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        _ = received(term.as_mut()) => {}
+        _ = received(hup.as_mut()) => {}
+    }
+}
+
+/// received completes when the signal arrives; never, when it could not be listened for.
+async fn received(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

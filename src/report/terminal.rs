@@ -343,6 +343,9 @@ pub fn render(s: &Summary) -> String {
             s.clamped_values
         );
     }
+    for why in &s.results_incomplete {
+        let _ = writeln!(w, "  ! {why}; every figure here is complete");
+    }
     shards(w, s);
     let _ = writeln!(w);
     // The run's own criteria always show; a plan's many per-stage criteria show when they did
