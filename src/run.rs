@@ -44,6 +44,8 @@ pub struct Options {
     pub invocation: Invocation,
     /// Write one line per arrival the engine got to here (a test's view of the schedule).
     pub debug_arrivals: Option<PathBuf>,
+    /// Where to write the criteria as JUnit XML.
+    pub junit: Option<PathBuf>,
 }
 
 impl Options {
@@ -63,7 +65,7 @@ impl Options {
             })?;
             report::check_writable(&dir.join(results::SUMMARY_JSON)).map_err(Failure::Usage)?;
         }
-        for path in [&self.json, &self.html].into_iter().flatten() {
+        for path in [&self.json, &self.html, &self.junit].into_iter().flatten() {
             report::check_writable(path).map_err(Failure::Usage)?;
         }
         if let Some(prefix) = &self.csv_prefix {
@@ -163,6 +165,9 @@ fn write_outputs(
     }
     if let Some(path) = &options.json {
         written(path, report::json::write(summary, path))?;
+    }
+    if let Some(path) = &options.junit {
+        written(path, report::junit::write(summary, path))?;
     }
     if let Some(work) = work_dir {
         let hlog = std::fs::read(work.join(results::HLOG))

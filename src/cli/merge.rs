@@ -21,6 +21,9 @@ pub(super) struct MergeArgs {
     /// Write the merged result here (created if missing): the files a single run writes.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Also write the merged criteria as JUnit XML to this path.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
 }
 
 /// command merges the shards, prints the merged summary, and returns its exit code.
@@ -32,6 +35,9 @@ pub(super) fn command(args: MergeArgs) -> Result<i32, Failure> {
         ))
     })?;
     report::check_writable(&args.out.join(results::SUMMARY_JSON)).map_err(usage)?;
+    if let Some(p) = &args.junit {
+        report::check_writable(p).map_err(usage)?;
+    }
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut shards = Vec::new();
     for dir in &args.shards {
@@ -54,6 +60,10 @@ pub(super) fn command(args: MergeArgs) -> Result<i32, Failure> {
         MergeError::Refused(m) => usage(m),
         MergeError::Failed(m) => Failure::NotValid(m),
     })?;
+    if let Some(p) = &args.junit {
+        report::junit::write(&summary, p)
+            .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", p.display())))?;
+    }
     print!("{}", report::terminal::render(&summary));
     let _ = std::io::Write::flush(&mut std::io::stdout());
     eprintln!("merged results written to {}", args.out.display());

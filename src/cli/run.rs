@@ -109,6 +109,10 @@ pub(super) struct RunArgs {
     /// Write the JSON summary (schema metronome.summary.v1) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write the criteria as JUnit XML to this path: one test case per criterion (per stage and
+    /// endpoint), failures with the figure that decided them.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
     /// Write every format into DIR (created if missing): summary.json, report.html, stats.csv,
     /// stats_history.csv, failures.csv, latency.hlog, latency.hgrm.
     #[arg(long, value_name = "DIR")]
@@ -164,7 +168,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
             out.display()
         );
     }
-    if let Some(p) = &args.json {
+    for p in [&args.json, &args.junit].into_iter().flatten() {
         // Refused before the demo target starts, not only before the first request.
         report::check_writable(p).map_err(Failure::Usage)?;
     }
@@ -194,6 +198,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
             plan_text,
         },
         debug_arrivals: args.debug_arrivals.clone(),
+        junit: args.junit.clone(),
     };
     let summary = match run::execute(plan, &options, interrupted()) {
         Ok(s) => s,
@@ -211,6 +216,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
     let _ = std::io::Write::flush(&mut std::io::stdout());
     for (what, path) in [
         ("JSON summary", &args.json),
+        ("JUnit XML", &args.junit),
         ("results", &args.out),
         ("HTML report", &args.html),
     ] {

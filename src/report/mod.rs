@@ -10,6 +10,7 @@ pub mod hgrm;
 pub mod hlog;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod progress;
 pub mod results;
 pub mod terminal;
