@@ -91,6 +91,26 @@ pub enum Rule {
         fail_above_us: u64,
         value_us: Option<u64>,
     },
+    /// The watched target was there from the first sample to the last (`watch`); `gone_at`
+    /// is when it was seen gone (RFC 3339).
+    TargetRunning { gone_at: Option<String> },
+    /// The watched target's mean memory in the last window against the first window's.
+    MemoryGrowth {
+        first_mean_bytes: Option<f64>,
+        last_mean_bytes: Option<f64>,
+        growth: Option<f64>,
+        max_growth: f64,
+    },
+    /// The watched target's highest memory sample against the most allowed.
+    MaxMemory { peak_bytes: u64, max_bytes: u64 },
+    /// The watched target's fitted memory trend, extrapolated over `horizon_s`, against the
+    /// growth allowed: a warning, never a failure.
+    MemoryTrend {
+        slope_bytes_per_s: Option<f64>,
+        horizon_s: f64,
+        projected_growth: Option<f64>,
+        max_growth: f64,
+    },
 }
 
 pub(crate) fn criterion(name: &str, verdict: Verdict, detail: String, validity: bool) -> Criterion {

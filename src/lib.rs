@@ -41,3 +41,4 @@ pub mod shard;
 pub mod summary;
 pub mod template;
 pub mod units;
+pub mod watch;

@@ -48,6 +48,9 @@ pub struct Plan {
     /// Which arrivals of every schedule this process issues (`--shard`): all of them unless
     /// the run is split over several processes.
     pub shard: ShardOf,
+    /// The target watched while the run goes (`[watch]`, `--watch-pid`, …), and the memory
+    /// criteria judged on its samples; none when nothing is watched.
+    pub watch: Option<Watch>,
 }
 
 /// MAX_RATE is the highest arrival rate a stage may ask for (arrivals per second, per scenario).
@@ -102,6 +105,7 @@ impl Plan {
             vars: Vars::default(),
             sla_classes: BTreeMap::new(),
             shard: ShardOf::WHOLE,
+            watch: None,
         }
     }
 
@@ -500,5 +504,95 @@ mod tests {
         // Expect 10,000 / 0 / 30,000; binomial sd ~87, allow 5 sd.
         assert!((counts[0] as i64 - 10_000).abs() < 435, "{counts:?}");
         assert_eq!(counts[1], 0);
+    }
+}
+
+/// Watch is what a run samples of its target, from the start of the preflight to the end of
+/// the drain, and the memory criteria judged on those samples (`watch` does the sampling and
+/// the judging).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// What is read; none when a plan states criteria but leaves the target to a flag
+    /// (`--watch-pid`, …): the run then says that nothing was watched.
+    pub source: Option<WatchSource>,
+    /// Time between samples (already scaled by `--time-scale`, never below `MIN_WATCH_INTERVAL`).
+    pub interval: Duration,
+    /// Leading time of the schedule left out before the first window (a warm-up).
+    pub settle: Duration,
+    /// Length of the first and the last window whose mean memory are compared; none: 10 % of
+    /// the schedule.
+    pub window: Option<Duration>,
+    /// More growth than this fraction from the first window's mean to the last's fails.
+    pub max_memory_growth: Option<f64>,
+    /// Any sample above this many bytes fails.
+    pub max_memory: Option<u64>,
+    /// The fitted trend, extrapolated over this span, warns when it grows memory by more than
+    /// `max_memory_growth`.
+    pub memory_horizon: Option<Duration>,
+}
+
+/// DEFAULT_WATCH_INTERVAL is how often the target is sampled unless the plan says.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(5);
+/// MIN_WATCH_INTERVAL is the shortest time between samples, however the plan is scaled.
+pub const MIN_WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Watch {
+    /// of is a watch of `source` with the default interval and no criteria.
+    pub fn of(source: WatchSource) -> Watch {
+        Watch {
+            source: Some(source),
+            interval: DEFAULT_WATCH_INTERVAL,
+            settle: Duration::ZERO,
+            window: None,
+            max_memory_growth: None,
+            max_memory: None,
+            memory_horizon: None,
+        }
+    }
+}
+
+/// WatchSource is where the target's memory (and CPU) is read from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchSource {
+    /// A local process: RSS and CPU from /proc/PID.
+    Pid(u32),
+    /// Every local process of this name (/proc/*/comm), summed.
+    Process(String),
+    /// A cgroup v2 directory (a container, a systemd service): memory.current and cpu.stat.
+    Cgroup(std::path::PathBuf),
+    /// A Prometheus text endpoint (http:// only) and the gauge read from it.
+    Metrics { url: String, metric: MetricSelector },
+}
+
+/// MetricSelector names one series of a Prometheus text exposition: a metric name and label
+/// matchers (`name{job="api",instance!="b"}`); several matching series are summed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSelector {
+    pub name: String,
+    /// (label, equal?, value): `equal` false for `!=`.
+    pub labels: Vec<(String, bool, String)>,
+}
+
+impl std::fmt::Display for MetricSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)?;
+        if !self.labels.is_empty() {
+            let parts: Vec<String> = (self.labels.iter())
+                .map(|(k, eq, v)| format!("{k}{}{v:?}", if *eq { "=" } else { "!=" }))
+                .collect();
+            write!(f, "{{{}}}", parts.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for WatchSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatchSource::Pid(pid) => write!(f, "pid {pid}"),
+            WatchSource::Process(name) => write!(f, "process `{name}`"),
+            WatchSource::Cgroup(path) => write!(f, "cgroup {}", path.display()),
+            WatchSource::Metrics { url, metric } => write!(f, "{metric} at {url}"),
+        }
     }
 }

@@ -196,6 +196,10 @@ async fn drive(
     let mut shutdown = tokio::task::spawn_local(shutdown);
     let before_start =
         || Failure::NotValid("interrupted before the schedule started: nothing was sent".into());
+    // The target is watched from the start of the preflight to the end of the drain.
+    let watching = crate::watch::Running::start(plan.watch.as_ref(), PREFLIGHT_TIMEOUT)
+        .await
+        .map_err(|e| Failure::Usage(format!("{e}. Nothing was sent.")))?;
     let addr = tokio::select! {
         addr = resolve(&plan) => addr?,
         _ = &mut shutdown => return Err(before_start()),
@@ -242,14 +246,19 @@ async fn drive(
         );
     }
     let start = engine.start;
+    if let Some(w) = &watching {
+        w.started(start);
+    }
     let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.worker_threads());
     if let Some(dir) = &work_dir {
         let sink = results::ResultsWriter::create(dir, &plan, engine.started_at).map_err(|e| {
             Failure::NotValid(format!("cannot write results to {}: {e}", dir.display()))
         })?;
+        let sink = sink.watching(watching.as_ref().map(|w| w.log.clone()));
         recorder = recorder.with_sink(Box::new(sink));
     }
     let mut progress = Progress::new(&plan, options.quiet);
+    progress.watching(watching.as_ref().map(|w| w.log.clone()));
     // Workers hand over on every whole second of the run; the recorder closes second k a
     // moment later, once their handovers for it are in, and labels it [k − 1, k).
     let mut tick = tokio::time::interval_at(
@@ -317,6 +326,10 @@ async fn drive(
         .map(|(k, s)| s.schedule(plan.seed, k as u64).duration())
         .max()
         .unwrap_or_default();
+    let watched = match watching {
+        Some(w) => Some(w.finish(PREFLIGHT_TIMEOUT).await),
+        None => None,
+    };
     recorder.finish(if interrupted_at.is_some() {
         elapsed
     } else {
@@ -352,7 +365,15 @@ async fn drive(
         std::fs::write(path, text)
             .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", path.display())))?;
     }
-    let mut summary = summary::build(&plan, &recorder, &facts);
+    let mut summary = match &plan.watch {
+        Some(_) => {
+            let log = watched
+                .as_ref()
+                .map(|l| l.lock().expect("the sampler has ended"));
+            summary::build_watched(&plan, &recorder, &facts, log.as_deref())
+        }
+        None => summary::build(&plan, &recorder, &facts),
+    };
     summary.results_incomplete = incomplete;
     let run_file = (options.out_dir.as_ref())
         .map(|_| RunFile::of(options.invocation.clone(), plan.shard, &recorder, &facts));

@@ -189,6 +189,10 @@ pub struct Summary {
     /// Set on a merged result (`metronome merge`): the shards it was merged from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<Merged>,
+    /// What the watch saw of the target (`[watch]`, `--watch-*`); absent when nothing was
+    /// watched, and on a merged result (samples are not merged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::WatchSummary>,
 }
 
 /// Start is when a run's schedule started.
@@ -291,8 +295,29 @@ fn covered(start: Duration, len: Duration, stop: Option<Duration>) -> Duration {
     }
 }
 
-/// build makes the summary of a finished (or interrupted) run.
+/// build makes the summary of a finished (or interrupted) run; a watch the plan has is not
+/// judged (a merge has no samples).
 pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
+    build_inner(plan, rec, facts, None)
+}
+
+/// build_watched makes the summary of a run that sampled its target as the plan's `watch`
+/// said (`watch`: the samples; none when the plan's watch named no target).
+pub fn build_watched(
+    plan: &Plan,
+    rec: &Recorder,
+    facts: &RunFacts,
+    watch: Option<&crate::watch::WatchLog>,
+) -> Summary {
+    build_inner(plan, rec, facts, Some(watch))
+}
+
+fn build_inner(
+    plan: &Plan,
+    rec: &Recorder,
+    facts: &RunFacts,
+    watch_log: Option<Option<&crate::watch::WatchLog>>,
+) -> Summary {
     let totals = &rec.totals;
     let layout = totals.layout().clone();
     let (engine, all): (StageCell, Cell) = totals.totals();
@@ -391,6 +416,15 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         defer_to_merge(&mut judged_by_plan);
     }
     criteria.extend(judged_by_plan);
+    // The target's memory is the same whichever shard watches it: judged here, not deferred.
+    let watch = match (&plan.watch, watch_log) {
+        (Some(w), Some(log)) => {
+            let (watched, judged) = crate::watch::criteria::judge(w, log, duration);
+            criteria.extend(judged);
+            Some(watched)
+        }
+        _ => None,
+    };
     for n in &mut by_name {
         n.sla_verdict = criteria
             .iter()
@@ -490,5 +524,6 @@ pub fn build(plan: &Plan, rec: &Recorder, facts: &RunFacts) -> Summary {
         },
         results_incomplete: Vec::new(),
         merged: None,
+        watch,
     }
 }

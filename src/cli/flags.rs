@@ -1,4 +1,4 @@
-//! Flags more than one verb takes, declared once: the demo target's five settings, which
+//! Flags more than one verb takes, declared once: the demo target's six settings, which
 //! `serve` gives the target it serves and `run` the target it starts in-process.
 //!
 //! It owns their declaration (type, default, parser) and how a verb turns them into a
@@ -33,11 +33,15 @@ pub(super) struct DemoFlags {
     /// At most this many requests processed at once (others wait their turn).
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Bytes every request retains until the target stops (written to, so resident): a memory
+    /// leak for a watch to find.
+    #[arg(long, value_name = "BYTES_PER_REQUEST", value_parser = crate::plan::checks::parse_size)]
+    leak: Option<usize>,
 }
 
 /// IN_RUN is how `run` spells each demo flag (by its field's id) and what its help says. Help
 /// given here is printed as written: like the doc comments clap reads, it has no final period.
-const IN_RUN: [(&str, &str, &str); 5] = [
+const IN_RUN: [(&str, &str, &str); 6] = [
     (
         "latency",
         "demo-latency",
@@ -64,6 +68,12 @@ const IN_RUN: [(&str, &str, &str); 5] = [
         "demo-concurrency",
         "Demo target: at most this many requests processed at once",
     ),
+    (
+        "leak",
+        "demo-leak",
+        "Demo target: bytes every request retains until the target stops (a memory leak, e.g. \
+         4KiB)",
+    ),
 ];
 
 impl DemoFlags {
@@ -83,6 +93,7 @@ impl DemoFlags {
             || self.error_rate != 0.0
             || !self.jitter.is_zero()
             || !self.latency.is_zero()
+            || self.leak.is_some_and(|n| n > 0)
     }
 
     /// settings are the flags as the demo target's configuration, not yet validated: `serve`
@@ -96,6 +107,7 @@ impl DemoFlags {
             concurrency: self.concurrency,
             seed,
             tls: None,
+            leak: self.leak.unwrap_or(0),
         }
     }
 

@@ -13,6 +13,7 @@ mod merge;
 mod report;
 mod run;
 mod serve;
+mod watch;
 
 use clap::{Parser, Subcommand};
 

@@ -143,6 +143,8 @@ pub(super) struct RunArgs {
     debug_arrivals: Option<PathBuf>,
     #[command(flatten)]
     demo: DemoFlags,
+    #[command(flatten)]
+    watch: super::watch::WatchFlags,
 }
 
 /// command runs a plan (from a file, or quick-mode flags) and prints its summary; the exit code
@@ -238,6 +240,7 @@ fn plan_of(args: &RunArgs, plan_text: Option<&str>) -> Result<(Plan, Option<Demo
         _ => quick_plan(args)?,
     };
     apply_limits(&mut plan, args)?;
+    args.watch.apply(&mut plan)?;
     Ok((plan, demo))
 }
 

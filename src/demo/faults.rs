@@ -117,6 +117,13 @@ impl State {
             json_response(status, body)
         };
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if config.leak > 0 {
+            // Filled with a non-zero byte, so every page is written and resident.
+            let kept = vec![0xA5u8; config.leak].into_boxed_slice();
+            if let Ok(mut retained) = self.retained.lock() {
+                retained.push(kept);
+            }
+        }
         response
     }
 

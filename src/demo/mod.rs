@@ -24,6 +24,9 @@
 //! 4. With probability [`DemoConfig::error_rate`] the answer is `500 {"error":"injected"}`
 //!    instead of the route's answer, after the same delay.
 //!
+//! 5. With [`DemoConfig::leak`] set, every request then retains that many bytes, written to (so
+//!    they are resident), until the target stops: a memory leak for a watch to find.
+//!
 //! When no delay applies the handler never touches a timer. Tokio's timer has millisecond
 //! granularity, so a delayed response leaves up to about a millisecond after its ready time. The
 //! body of `POST /api/v1/agents/{id}/goals` is read before step 1, so upload time is not part of
@@ -70,6 +73,8 @@ pub struct DemoConfig {
     pub seed: u64,
     /// Serve over TLS with this (self-signed) certificate; `None` for cleartext.
     pub tls: Option<DemoTls>,
+    /// Bytes every request retains (written to, so resident) until the target stops: a leak.
+    pub leak: usize,
 }
 
 /// DemoTls is a self-signed certificate for `localhost` and `127.0.0.1`, made at start, with
@@ -128,6 +133,7 @@ impl Default for DemoConfig {
             concurrency: None,
             seed: 1,
             tls: None,
+            leak: 0,
         }
     }
 }
@@ -213,6 +219,8 @@ struct State {
     next_goal: AtomicU64,
     /// Response bodies built once at start.
     bodies: Bodies,
+    /// What the requests retained (`DemoConfig::leak`).
+    retained: std::sync::Mutex<Vec<Box<[u8]>>>,
 }
 
 impl State {
@@ -229,6 +237,7 @@ impl State {
             t0: Instant::now(),
             next_goal: AtomicU64::new(1),
             bodies: Bodies::build(),
+            retained: std::sync::Mutex::new(Vec::new()),
         }
     }
 

@@ -154,6 +154,7 @@ mod stage;
 mod target;
 mod value;
 mod vars;
+mod watch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -320,6 +321,9 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         time_scale,
     };
 
+    let watch = (raw.watch.as_ref())
+        .map(|w| watch::watch(ctx, w, time_scale))
+        .transpose()?;
     let scenarios = scenarios(ctx, raw.scenario, raw.stage, raw.request, &inherited)?;
     rows_suffice(ctx, &in_order, &scenarios, &vars, seed)?;
 
@@ -335,6 +339,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         vars,
         sla_classes,
         shard: crate::schedule::ShardOf::WHOLE,
+        watch,
     };
     Ok(Loaded { plan, has_target })
 }

@@ -30,6 +30,7 @@ pub(super) struct RawPlan {
     pub(super) scenario: Option<Vec<Spanned<RawScenario>>>,
     pub(super) stage: Option<Vec<Spanned<RawStage>>>,
     pub(super) request: Option<Vec<Spanned<RawRequest>>>,
+    pub(super) watch: Option<Spanned<RawWatch>>,
 }
 
 /// `[target]`: where requests go and how connections behave.
@@ -131,4 +132,21 @@ pub(super) struct RawCheck {
     pub(super) body_contains: Option<Spanned<String>>,
     pub(super) json: Option<Map<Spanned<toml::Value>>>,
     pub(super) max_body: Option<Spanned<toml::Value>>,
+}
+
+/// `[watch]`: the target watched while the run goes, and the memory criteria on it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWatch {
+    pub(super) pid: Option<Spanned<i64>>,
+    pub(super) process: Option<Spanned<String>>,
+    pub(super) cgroup: Option<Spanned<String>>,
+    pub(super) metrics_url: Option<Spanned<String>>,
+    pub(super) metric: Option<Spanned<String>>,
+    pub(super) interval: Option<Spanned<String>>,
+    pub(super) settle: Option<Spanned<String>>,
+    pub(super) window: Option<Spanned<String>>,
+    pub(super) max_memory_growth: Option<Spanned<f64>>,
+    pub(super) max_memory: Option<Spanned<toml::Value>>,
+    pub(super) memory_horizon: Option<Spanned<String>>,
 }

@@ -142,6 +142,10 @@ fn rule_kind(r: &crate::summary::Rule) -> &'static str {
         Rule::ErrorRate { .. } => "error_rate",
         Rule::Dropped { .. } => "dropped",
         Rule::Sla { .. } => "sla",
+        Rule::TargetRunning { .. } => "target_running",
+        Rule::MemoryGrowth { .. } => "memory_growth",
+        Rule::MaxMemory { .. } => "max_memory",
+        Rule::MemoryTrend { .. } => "memory_trend",
     }
 }
 

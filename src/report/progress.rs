@@ -25,6 +25,8 @@ pub struct Progress {
     multi: MultiProgress,
     /// The bar of the stage running now, and its index.
     bar: Option<(usize, ProgressBar)>,
+    /// The watched target's samples, whose latest the line shows.
+    watch: Option<crate::watch::Shared>,
 }
 
 impl Progress {
@@ -45,7 +47,37 @@ impl Progress {
             shard: plan.shard,
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bar: None,
+            watch: None,
         }
+    }
+
+    /// watching shows the watched target's latest memory (and CPU) on the line.
+    pub fn watching(&mut self, log: Option<crate::watch::Shared>) {
+        self.watch = log;
+    }
+
+    /// target_figures are the watch's part of the line: the latest sample, and how many reads
+    /// failed or whether the target is gone.
+    fn target_figures(&self) -> String {
+        let Some(log) = &self.watch else {
+            return String::new();
+        };
+        let log = log.lock().expect("not poisoned");
+        let mut out = match log.latest() {
+            Some(s) => format!(
+                " · target mem {}{}",
+                crate::watch::format_bytes(s.memory as f64),
+                s.cpu
+                    .map_or_else(String::new, |c| format!(" cpu {:.0} %", c * 100.0))
+            ),
+            None => " · target mem -".to_string(),
+        };
+        if let Some(g) = &log.gone {
+            out.push_str(&format!(" (GONE at {})", g.at));
+        } else if log.failed_reads > 0 {
+            out.push_str(&format!(" ({} reads failed)", log.failed_reads));
+        }
+        out
     }
 
     /// figures renders the live figures for `elapsed` from the recorder's state.
@@ -69,7 +101,7 @@ impl Progress {
             last.scheduled - last.dropped,
             rec.in_flight(),
             cells.errors.total(),
-        )
+        ) + &self.target_figures()
     }
 
     fn stage(&self, elapsed: Duration) -> Option<(usize, String, Duration, Duration)> {

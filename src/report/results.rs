@@ -39,6 +39,8 @@ pub struct ResultsWriter {
     schedules: Vec<Schedule>,
     /// This process's share of the schedules' rates.
     shard: ShardOf,
+    /// The target's samples, written as comment lines before each interval.
+    watch: Option<crate::watch::Shared>,
 }
 
 impl ResultsWriter {
@@ -52,7 +54,14 @@ impl ResultsWriter {
                 .map(|(k, s)| s.schedule(plan.seed, k as u64))
                 .collect(),
             shard: plan.shard,
+            watch: None,
         })
+    }
+
+    /// watching writes the samples of a watch into the interval log and the history CSV.
+    pub fn watching(mut self, log: Option<crate::watch::Shared>) -> ResultsWriter {
+        self.watch = log;
+        self
     }
 }
 
@@ -88,6 +97,14 @@ impl IntervalSink for ResultsWriter {
                 .map(|&k| (k.name().to_string(), cells.errors.get(k)))
                 .collect(),
         };
+        let mut memory = None;
+        if let Some(log) = &self.watch {
+            let mut log = log.lock().expect("not poisoned");
+            for sample in log.take_pending() {
+                self.hlog.write_comment(&sample.comment())?;
+            }
+            memory = log.latest().map(|s| s.memory);
+        }
         self.hlog.write_comment(&line.comment())?;
         self.hlog.write_interval(start, end, rec)?;
         let (_, all) = totals.totals();
@@ -97,12 +114,9 @@ impl IntervalSink for ResultsWriter {
             bytes: all.bytes,
             latency: all.latency.histogram(),
         };
-        self.history.write(&history_row(
-            self.started_at,
-            &line,
-            cells.latency.histogram(),
-            &so_far,
-        ))
+        let mut row = history_row(self.started_at, &line, cells.latency.histogram(), &so_far);
+        row.target_memory = memory;
+        self.history.write(&row)
     }
 }
 
@@ -149,6 +163,7 @@ pub fn history_row(
         } else {
             so_far.bytes as f64 / total.len() as f64
         },
+        target_memory: None,
     }
 }
 

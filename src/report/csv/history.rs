@@ -1,5 +1,5 @@
 //! stats_history.csv: one `Aggregated` row a second, streamed while the run goes (so a 24 h run
-//! needs no memory for it), in Locust's columns and then two of metronome's; and the reader of
+//! needs no memory for it), in Locust's columns and then three of metronome's; and the reader of
 //! such a file, Locust's own included. The figures of a second come from the results writer
 //! (`results.rs`), which owns the histograms; this file only lays them out and reads them back.
 
@@ -38,6 +38,9 @@ pub struct HistoryRow {
     pub total_max_us: Option<u64>,
     /// Body bytes ÷ successful responses since the start.
     pub total_avg_content_size: f64,
+    /// The watched target's latest memory sample by the end of the second, bytes; None when
+    /// nothing is watched.
+    pub target_memory: Option<u64>,
 }
 
 impl HistoryRow {
@@ -56,7 +59,8 @@ fn total_ms(row: &HistoryRow, us: Option<u64>, format: fn(u64) -> String) -> Str
     }
 }
 
-/// COLUMNS are stats_history.csv's: Locust's, then `Target Rate` and `In Flight`.
+/// COLUMNS are stats_history.csv's: Locust's, then `Target Rate`, `In Flight` and `Target
+/// Memory`.
 const COLUMNS: &[Column<HistoryRow>] = &[
     Column::One("Timestamp", |r| r.timestamp.to_string()),
     Column::One("User Count", |r| r.in_flight.to_string()),
@@ -90,6 +94,9 @@ const COLUMNS: &[Column<HistoryRow>] = &[
     }),
     Column::One("Target Rate", |r| py_float(r.target_rate)),
     Column::One("In Flight", |r| r.in_flight.to_string()),
+    Column::One("Target Memory", |r| {
+        r.target_memory.map_or_else(String::new, |m| m.to_string())
+    }),
 ];
 
 /// StatsHistoryWriter streams stats_history.csv one row per second (header written on
@@ -151,6 +158,7 @@ pub fn read_history(text: &str) -> Result<Vec<HistoryRow>, String> {
     let total_content = required("Total Average Content Size")?;
     let target_rate = column("Target Rate");
     let in_flight = column("In Flight");
+    let target_memory = column("Target Memory");
 
     let mut rows = Vec::new();
     for (line, r) in records {
@@ -214,6 +222,10 @@ pub fn read_history(text: &str) -> Result<Vec<HistoryRow>, String> {
             total_min_us: when(ms_to_us(number(total_min)?)).map(|v| v as u64),
             total_max_us: when(ms_to_us(number(total_max)?)).map(|v| v as u64),
             total_avg_content_size: number(total_content)?,
+            target_memory: match target_memory {
+                Some(i) if !get(i)?.is_empty() => Some(count(i)?),
+                _ => None,
+            },
         });
     }
     Ok(rows)
@@ -254,16 +266,16 @@ mod tests {
              Total Median Response Time,Total Average Response Time,Total Min Response Time,\
              Total Max Response Time,Total Average Content Size,"
         ));
-        assert!(lines[0].ends_with(",Target Rate,In Flight"));
+        assert!(lines[0].ends_with(",Target Rate,In Flight,Target Memory"));
         assert_eq!(
             lines[2],
             "1767225600,3,,Aggregated,12.000000,0.500000,1,2,3,4,5,6,7,8,9,10,11,\
-             12,0,2,2.345,0.321,40.123,150.25,12.5,3"
+             12,0,2,2.345,0.321,40.123,150.25,12.5,3,"
         );
         assert_eq!(
             lines[1],
             "1767225600,3,,Aggregated,12.000000,0.500000,\
-             N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,2,2,0,0.0,0,0,0.0,12.5,3"
+             N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,2,2,0,0.0,0,0,0.0,12.5,3,"
         );
         assert_eq!(read_history(&text).unwrap(), rows);
         // LF line ends read the same.

@@ -37,7 +37,7 @@
 //! | stats_history.csv: Requests/s, Failures/s | mean of the last ~10 s, 6 decimals | that second's, 6 decimals |
 //! | stats_history.csv: percentile columns | cumulative since the start (last ~10 s with `--csv-full-history`) | **that second's** latency of successful responses; `N/A` for a second without one |
 //! | stats_history.csv: Total … columns | cumulative since the start | the same, with the conventions of stats.csv above |
-//! | stats_history.csv: extra columns | — | `Target Rate` (the rate the schedule asked for in that second, requests/s) and `In Flight` (same as User Count), appended after Locust's columns |
+//! | stats_history.csv: extra columns | — | `Target Rate` (the rate the schedule asked for in that second, requests/s), `In Flight` (same as User Count) and `Target Memory` (the watched target's latest memory sample by the end of that second, bytes; empty when nothing is watched: see `[watch]`), appended after Locust's columns |
 
 mod failures;
 mod history;

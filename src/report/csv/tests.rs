@@ -216,6 +216,8 @@ pub(super) fn history_row(second: u64) -> HistoryRow {
         total_min_us: Some(321),
         total_max_us: Some(40_123),
         total_avg_content_size: 150.25,
+        // A watched target's memory from the third second on (empty before: nothing watched).
+        target_memory: (second >= 2).then(|| 52_428_800 + 4096 * second),
     }
 }
 
