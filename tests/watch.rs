@@ -36,7 +36,9 @@ impl Served {
             let line = lines.next().expect("serve says where it listens").unwrap();
             if let Some(at) = line.find("http://127.0.0.1:") {
                 let url = line[at..].split_whitespace().next().unwrap();
-                break url.trim_end_matches(|c: char| !c.is_ascii_digit()).to_string();
+                break url
+                    .trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .to_string();
             }
         };
         // Keep reading its standard error so it never blocks on a full pipe.
