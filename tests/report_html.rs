@@ -248,6 +248,7 @@ fn realistic() -> ReportData {
     }
     let (latency_spectrum, service_spectrum) = spectra(&summary, 20_000, 1.0, 7);
     ReportData {
+        watch_samples: Vec::new(),
         buckets: buckets(&summary, &edges, false, 11),
         latency_spectrum,
         service_spectrum,

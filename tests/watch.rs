@@ -353,6 +353,23 @@ fn quick_mode_watches_a_pid_into_every_output() {
     let last = history.lines().last().unwrap();
     let memory: u64 = last.rsplit(',').next().unwrap().parse().unwrap();
     assert!(memory > 1 << 20, "{last}");
+    // The report charts memory beside latency, and links to it.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<a href=\"#target\">Target memory</a>"));
+    assert!(
+        html.contains("<title>Target memory over time</title>"),
+        "no chart"
+    );
+    // `metronome report` renders the same from the saved files.
+    let again = dir.path().join("again.html");
+    let o = metronome(&[
+        "report",
+        out.to_str().unwrap(),
+        "--html",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(again).unwrap(), html);
     assert_eq!(verdict_code(&s), 0, "{all}");
 }
 

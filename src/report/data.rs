@@ -83,4 +83,6 @@ pub struct ReportData {
     pub name_percentiles: Vec<NamePercentiles>,
     /// The plan as run, as `metronome check` describes it.
     pub plan_text: String,
+    /// The watched target's samples, from the interval log (empty when nothing was watched).
+    pub watch_samples: Vec<crate::watch::Sample>,
 }

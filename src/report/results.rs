@@ -419,7 +419,12 @@ pub fn build(summary: Summary, hlog_bytes: &[u8]) -> Result<ReportData, String> 
             all_latency.min()
         },
     });
+    let watch_samples = text
+        .lines()
+        .filter_map(crate::watch::Sample::parse)
+        .collect();
     Ok(ReportData {
+        watch_samples,
         plan_text: summary.plan_description.clone(),
         summary,
         buckets,

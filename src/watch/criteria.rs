@@ -223,6 +223,10 @@ pub fn judge(
                     horizon_s,
                     projected_bytes: projected,
                     projected_growth: growth,
+                    from_s: from,
+                    to_s: end,
+                    from_bytes: f.at(from),
+                    to_bytes: f.at(end),
                 });
                 // A slope whose interval reaches zero is no evidence of growth, however steep.
                 let leaking = growth > max_growth && f.low > 0.0;

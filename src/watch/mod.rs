@@ -508,6 +508,11 @@ pub struct Trend {
     /// Bytes the line adds over the horizon, and that against its value at the fit's start.
     pub projected_bytes: f64,
     pub projected_growth: f64,
+    /// The fitted line's ends: its value at the first and the last sample it was fitted to.
+    pub from_s: f64,
+    pub to_s: f64,
+    pub from_bytes: f64,
+    pub to_bytes: f64,
 }
 
 /// format_bytes writes a byte count for a person: 12.3 MiB.

@@ -149,6 +149,7 @@ fn detail(scenario: &str, name: &str, p: [u64; 11], min_us: u64) -> NamePercenti
 
 pub(super) fn report_data() -> ReportData {
     ReportData {
+        watch_samples: Vec::new(),
         summary: summary(),
         buckets: Vec::new(),
         latency_spectrum: Vec::new(),

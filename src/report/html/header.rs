@@ -44,6 +44,10 @@ pub(super) fn header(out: &mut String, data: &ReportData, baseline: Option<&Repo
     out.push_str("<nav>");
     for (id, title) in SECTIONS {
         put!(out, "<a href=\"#{id}\">{title}</a>");
+        if id == "latency-over-time" && !data.watch_samples.is_empty() {
+            let (id, title) = super::target::SECTION;
+            put!(out, "<a href=\"#{id}\">{title}</a>");
+        }
     }
     out.push_str("</nav>\n</header>\n");
 }

@@ -21,6 +21,7 @@ mod rate;
 mod shards;
 mod spectrum;
 mod stages;
+mod target;
 mod timeline;
 mod verdict;
 
@@ -51,6 +52,7 @@ pub fn render(data: &ReportData, baseline: Option<&ReportData>) -> String {
     verdict::section(&mut out, data, baseline);
     rate::section(&mut out, data);
     latency::section(&mut out, data);
+    target::section(&mut out, data);
     spectrum::section(&mut out, data, baseline);
     endpoints::section(&mut out, data, baseline);
     stages::section(&mut out, data, baseline);
