@@ -76,6 +76,9 @@ pub fn describe(plan: &Plan, has_target: bool) -> String {
             format!(" · headers {} (values not shown)", headers.join(", "))
         }
     );
+    if let Some(watch) = &plan.watch {
+        let _ = writeln!(w, "  {}", crate::watch::describe(watch));
+    }
     for (si, s) in plan.scenarios.iter().enumerate() {
         let schedule = s.schedule(plan.seed, si as u64);
         let _ = writeln!(

@@ -909,6 +909,231 @@ rate = 1
         Some(16),
         "sets Content-Type twice",
     ),
+    case(
+        "watch: two targets",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+process = "api"
+"#,
+        12,
+        Some(11),
+        "keep one of pid, process, cgroup and metrics_url",
+    ),
+    case(
+        "watch: a metric without an endpoint",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+metric = "heap_bytes"
+"#,
+        12,
+        Some(10),
+        "add metrics_url",
+    ),
+    case(
+        "watch: a pid of zero",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 0
+"#,
+        11,
+        Some(7),
+        "pid 0 must be between 1",
+    ),
+    case(
+        "watch: a relative cgroup",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+cgroup = "docker-abc.scope"
+"#,
+        11,
+        Some(10),
+        "/sys/fs/cgroup/system.slice/docker-<id>.scope",
+    ),
+    case(
+        "watch: an https metrics endpoint",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+metrics_url = "https://10.0.0.5/metrics"
+"#,
+        11,
+        Some(15),
+        "http:// only",
+    ),
+    case(
+        "watch: a bad label matcher",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+metrics_url = "http://10.0.0.5/metrics"
+metric = 'm{job=api}'
+"#,
+        12,
+        Some(10),
+        "label matchers",
+    ),
+    case(
+        "watch: growth written as a percentage",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+max_memory_growth = 20
+"#,
+        12,
+        Some(21),
+        "20 % is 0.20",
+    ),
+    case(
+        "watch: a negative growth",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+max_memory_growth = -0.1
+"#,
+        12,
+        Some(21),
+        "not a fraction of zero or more",
+    ),
+    case(
+        "watch: a horizon without a growth limit",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+memory_horizon = "24h"
+"#,
+        12,
+        Some(18),
+        "add max_memory_growth = 0.20",
+    ),
+    case(
+        "watch: a bad max_memory",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+max_memory = "2 gigs"
+"#,
+        12,
+        Some(14),
+        "with a unit",
+    ),
+    case(
+        "watch: a zero interval",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+interval = "0s"
+"#,
+        12,
+        Some(12),
+        "longer than zero",
+    ),
+    case(
+        "watch: an unknown key",
+        r#"[[stage]]
+name = "s"
+duration = "1s"
+rate = 1
+
+[[request]]
+name = "r"
+path = "/"
+
+[watch]
+pid = 12
+max_rss = 5
+"#,
+        12,
+        Some(1),
+        "unknown field `max_rss`",
+    ),
 ];
 
 fn broken(text: &str, overrides: &Overrides) -> PlanError {

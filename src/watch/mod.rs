@@ -515,6 +515,41 @@ pub struct Trend {
     pub to_bytes: f64,
 }
 
+/// describe says in a line what a watch samples and how it judges it (`metronome check`).
+pub fn describe(w: &Watch) -> String {
+    use crate::units::{format_duration, format_share};
+    let mut out = match &w.source {
+        Some(s) => format!("watch {s} every {}", format_duration(w.interval)),
+        None => format!(
+            "watch: no target named (give --watch-pid, --watch-process, --watch-cgroup or --watch-url) · every {}",
+            format_duration(w.interval)
+        ),
+    };
+    if let Some(g) = w.max_memory_growth {
+        out.push_str(&format!(
+            " · memory growth fails above +{} (mean of the first window against the last, {} each{})",
+            format_share(g),
+            w.window
+                .map_or_else(|| "10 % of the run".to_string(), format_duration),
+            if w.settle.is_zero() {
+                String::new()
+            } else {
+                format!(", after {}", format_duration(w.settle))
+            }
+        ));
+    }
+    if let Some(m) = w.max_memory {
+        out.push_str(&format!(" · memory fails above {}", format_bytes(m as f64)));
+    }
+    if let Some(h) = w.memory_horizon {
+        out.push_str(&format!(
+            " · trend warns when it would pass that over {}",
+            format_duration(h)
+        ));
+    }
+    out
+}
+
 /// format_bytes writes a byte count for a person: 12.3 MiB.
 pub fn format_bytes(b: f64) -> String {
     let a = b.abs();
