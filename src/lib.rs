@@ -16,6 +16,8 @@
 //! - [`plan_file`]: TOML test plans read into a [`plan::Plan`]; [`check`] describes a plan.
 //! - [`clock`]: the wall-clock start instant shards line up on (`--start-at`).
 //! - [`shard`]: a run split over processes: the run file each writes, and their exact merge.
+//! - [`watch`]: the target's memory and CPU sampled during a run (a process, a cgroup, a
+//!   metrics endpoint), and the memory criteria judged on them.
 //! - [`run`]: one run from preflight to summary; [`cli`]: the command line, one file per verb.
 //! - [`demo`]: the built-in demo target (the plant backend API); [`bench`](mod@bench): the
 //!   engine measured by itself.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{metronome, text, verdict_code};
+use common::{StderrLines, metronome, text, verdict_code};
 use serde_json::Value;
 
 /// Served is a `metronome serve` process on 127.0.0.1 with a port the system chose.
@@ -190,13 +190,17 @@ fn a_target_killed_mid_run_is_a_crash_with_its_time() {
     std::fs::write(&path, plan).unwrap();
     let json = dir.path().join("s.json");
     let mut run = Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args(["run", path.to_str().unwrap(), "--quiet", "--json"])
+        .args(["run", path.to_str().unwrap(), "--json"])
         .arg(&json)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // The first progress line (about a second in) says the schedule is running: kill then.
+    let mut lines = StderrLines::follow(&mut run);
+    lines.wait_for("a progress line", Duration::from_secs(30), |l| {
+        l.starts_with("[soak]")
+    });
     target.child.kill().unwrap();
     target.child.wait().unwrap();
     let mut stdout = String::new();
@@ -218,7 +222,12 @@ fn a_target_killed_mid_run_is_a_crash_with_its_time() {
     let gone = &s["watch"]["events"][0];
     assert_eq!(gone["kind"], "gone", "{:#}", s["watch"]);
     let t = gone["t"].as_f64().unwrap();
-    assert!((0.5..4.0).contains(&t), "gone at {t} s");
+    // Killed after the first progress line, before the 4 s schedule's end.
+    assert!((0.5..4.5).contains(&t), "gone at {t} s");
+    assert!(
+        lines.rest().contains("GONE at "),
+        "the progress line says so"
+    );
     assert_eq!(s["watch"]["gone_at"], gone["at"]);
     assert!(
         stdout.contains("FAIL  target running: the target crashed at"),

@@ -47,6 +47,18 @@
 //! sla_fail_over = 0.5           # default 0.5: more than 50 % over target fails
 //! max_dropped = 0               # optional
 //!
+//! [watch]                       # the target, sampled from the preflight to the end of the drain
+//! pid = 4242                    # one of: pid, process = "uvicorn" (all of that name, summed),
+//!                               #   cgroup = "/sys/fs/cgroup/system.slice/docker-<id>.scope",
+//!                               #   metrics_url = "http://10.0.0.5:8001/metrics" (http:// only)
+//!                               #   with metric = 'process_resident_memory_bytes{job="api"}'
+//! interval = "5s"               # default 5s; scaled by --time-scale, never below 100ms
+//! settle = "10m"                # leading time left out before the first window
+//! window = "1h"                 # the first and last windows compared; default 10 % of the run
+//! max_memory_growth = 0.20      # the last window's mean over the first's: more fails
+//! max_memory = "2GiB"           # a sample above it fails
+//! memory_horizon = "24h"        # the fitted trend, extrapolated over it, warns past the growth
+//!
 //! [[scenario]]
 //! name = "journey"              # required, unique
 //! arrivals = "poisson"          # optional override
@@ -104,6 +116,16 @@
 //! - An SLA class sets at least one target, and p50 <= p95 <= p99 where set.
 //! - With no `base_url` and no `--host`, [`Loaded::has_target`] is false and the caller starts the
 //!   demo target; the plan's target is a placeholder until then.
+//! - `[watch]` samples the target's memory (and CPU, except from a metrics endpoint) every
+//!   `interval`, from the start of the preflight to the end of the drain; with no target key it
+//!   states criteria only, and `--watch-pid`, `--watch-process`, `--watch-cgroup` or `--watch-url`
+//!   names the target (they also replace the plan's). `interval`, `settle`, `window` and
+//!   `memory_horizon` scale with `--time-scale` like stage durations. A target that is not there
+//!   when the run starts refuses the run (exit 2). One that vanishes during it (its process
+//!   exits, its cgroup goes away) fails the criterion `target running`, with its time; a read that
+//!   fails (an endpoint down) is an event, counted, and warns `target watched`. The trend is a
+//!   Theil–Sen fit over the samples after `settle` (at most 200 of them, evenly taken), and warns
+//!   only when its 95 % interval excludes zero. `memory_horizon` needs `max_memory_growth`.
 //! - Overrides from the command line: `--host` replaces `base_url`, `--time-scale F` multiplies
 //!   every stage's duration and settle (not timeouts), `--seed` replaces `seed`.
 //! - `max_body` (in `[target]`, `--max-body` on the command line) bounds every response body
