@@ -403,3 +403,60 @@ fn a_watch_of_a_missing_target_refuses_the_run() {
         text(&o)
     );
 }
+
+/// own_cgroup is this test's own memory cgroup: the v2 directory, or v1's memory hierarchy.
+fn own_cgroup() -> std::path::PathBuf {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let v2 = text.lines().find_map(|l| l.strip_prefix("0::"));
+    if let Some(p) = v2 {
+        let dir = Path::new("/sys/fs/cgroup").join(p.trim_start_matches('/'));
+        if dir.join("memory.current").is_file() {
+            return dir;
+        }
+    }
+    let v1 = (text.lines())
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p))
+        .expect("a v2 cgroup with memory.current, or a v1 memory cgroup");
+    let dir = Path::new("/sys/fs/cgroup/memory").join(v1.trim_start_matches('/'));
+    assert!(
+        dir.join("memory.usage_in_bytes").is_file(),
+        "{}",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn a_cgroup_is_watched_by_its_memory_charge() {
+    let cgroup = own_cgroup();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("s.json");
+    let o = metronome(&[
+        "run",
+        "--url",
+        "/health",
+        "--rate",
+        "50",
+        "--duration",
+        "1s",
+        "--watch-cgroup",
+        cgroup.to_str().unwrap(),
+        "--watch-interval",
+        "100ms",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let s: Value = serde_json::from_slice(&std::fs::read(&json).unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let w = &s["watch"];
+    assert_eq!(w["source"], format!("cgroup {}", cgroup.display()));
+    assert!(w["samples"].as_u64().unwrap() >= 5, "{w:#}");
+    // The run itself is in this cgroup: its charge is at least the binary's few MiB.
+    assert!(
+        w["memory_bytes"]["min"].as_u64().unwrap() > 1 << 20,
+        "{w:#}"
+    );
+    assert_eq!(criterion(&s, "target running")["verdict"], "passed");
+    assert_eq!(verdict_code(&s), 0, "{}", text(&o));
+}
