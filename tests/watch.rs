@@ -238,7 +238,7 @@ fn a_target_killed_mid_run_is_a_crash_with_its_time() {
 }
 
 /// metrics serves /metrics with a gauge for job "api" that grows by 1 MB a scrape, beside one
-/// for another job, until the test ends.
+/// for another job, until the test ends; the 6th to 8th scrapes are answered 503.
 fn metrics() -> (String, Arc<AtomicU64>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/metrics", listener.local_addr().unwrap());
@@ -262,6 +262,14 @@ fn metrics() -> (String, Arc<AtomicU64>) {
                  process_cpu_seconds_total{{job=\"api\"}} 1.5\n",
                 100_000_000 + 1_000_000 * k
             );
+            if (5..8).contains(&k) {
+                // The endpoint is down for three scrapes.
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+                );
+                continue;
+            }
             let _ = write!(
                 stream,
                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -304,7 +312,7 @@ fn a_metrics_endpoint_is_read_with_a_label_matcher_in_quick_mode() {
     );
     let n = w["samples"].as_u64().unwrap();
     assert!(n >= 8, "{n} samples: {}", text(&o));
-    assert!(scrapes.load(Ordering::Relaxed) >= n);
+    assert!(scrapes.load(Ordering::Relaxed) >= n + 3);
     let m = &w["memory_bytes"];
     // Only job="api": never the other job's 5 bytes, nor the two summed.
     assert_eq!(m["first"].as_u64().unwrap() % 1_000_000, 0, "{m:#}");
@@ -318,7 +326,26 @@ fn a_metrics_endpoint_is_read_with_a_label_matcher_in_quick_mode() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert!(!names.contains(&"target running"), "{names:?}");
-    assert_eq!(criterion(&s, "target watched")["verdict"], "passed");
+    // The three failed scrapes: counted, one event with its time, then one for the recovery.
+    assert_eq!(w["failed_reads"], 3, "{w:#}");
+    assert_eq!(w["events"][0]["kind"], "read_failed", "{w:#}");
+    assert!(
+        w["events"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answered 503")
+    );
+    // (Its time may fall before the schedule's start on a slow machine: the watch starts at the
+    // preflight.)
+    let t = w["events"][0]["t"].as_f64().unwrap();
+    assert!(t > -10.0 && t < s["elapsed_s"].as_f64().unwrap(), "{t}");
+    assert_eq!(w["events"][1]["kind"], "recovered", "{w:#}");
+    let watched = criterion(&s, "target watched");
+    assert_eq!(watched["verdict"], "warned");
+    assert!(
+        watched["detail"].as_str().unwrap().starts_with("3 of "),
+        "{watched:#}"
+    );
     assert!(w["cpu_mean"].is_null());
     assert_eq!(verdict_code(&s), 0, "{}", text(&o));
 }
