@@ -28,6 +28,20 @@ pub struct Interval {
     pub in_flight: u64,
 }
 
+impl Interval {
+    /// add adds another interval's counts (another shard's, over the same second); its end is
+    /// the later of the two.
+    pub fn add(&mut self, o: &Interval) {
+        self.end_s = self.end_s.max(o.end_s);
+        self.scheduled += o.scheduled;
+        self.dropped += o.dropped;
+        self.successes += o.successes;
+        self.errors += o.errors;
+        self.answered += o.answered;
+        self.in_flight += o.in_flight;
+    }
+}
+
 /// IntervalSink receives every closed interval: where per-second results are streamed (the
 /// HdrHistogram log, the history CSV), so memory stays flat however long the run.
 pub trait IntervalSink {

@@ -271,6 +271,17 @@ async fn drive(
     let mut sink_failed = None;
     let mut checkpoint_failed = None;
     let clock_source = clock::source();
+    // What the run knows beyond the recorder, at a checkpoint and at the end.
+    let facts_at = |elapsed, interrupted_at| RunFacts {
+        started_at: engine.started_at,
+        elapsed,
+        interrupted_at,
+        connections_opened: engine.connections_opened,
+        preflight_answered: plan.preflight,
+        start_requested: options.start_at,
+        started_late,
+        clock: clock_source.clone(),
+    };
     loop {
         tokio::select! {
             h = rx.recv() => match h {
@@ -294,16 +305,7 @@ async fn drive(
                 if let Some(dir) = &options.out_dir
                     && second.is_multiple_of(checkpoint::EVERY.as_secs())
                 {
-                    let facts = RunFacts {
-                        started_at: engine.started_at,
-                        elapsed: start.elapsed(),
-                        interrupted_at,
-                        connections_opened: engine.connections_opened,
-                        preflight_answered: plan.preflight,
-                        start_requested: options.start_at,
-                        started_late,
-                        clock: clock_source.clone(),
-                    };
+                    let facts = facts_at(start.elapsed(), interrupted_at);
                     // A checkpoint that cannot be written is not worth stopping for: the run's
                     // figures are in memory, and the summary at the end says what failed.
                     if let Err(e) = checkpoint::write(&plan, &recorder, &facts, dir) {
@@ -347,16 +349,7 @@ async fn drive(
             "writing a checkpoint summary failed {s} s into the run ({e})"
         ));
     }
-    let facts = RunFacts {
-        started_at: engine.started_at,
-        elapsed,
-        interrupted_at,
-        connections_opened: engine.connections_opened,
-        preflight_answered: plan.preflight,
-        start_requested: options.start_at,
-        started_late,
-        clock: clock_source,
-    };
+    let facts = facts_at(elapsed, interrupted_at);
     engine.join();
     if let (Some(lines), Some(path)) = (listing, &options.debug_arrivals) {
         let mut lines = std::mem::take(&mut *lines.lock().expect("the workers have ended"));

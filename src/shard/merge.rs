@@ -194,14 +194,10 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
             if intervals.len() < k {
                 intervals.resize_with(k, Interval::default);
             }
-            let m = &mut intervals[k - 1];
-            m.end_s = m.end_s.max(end);
-            m.scheduled += i.scheduled;
-            m.dropped += i.dropped;
-            m.successes += i.successes;
-            m.errors += i.errors;
-            m.answered += i.answered;
-            m.in_flight += i.in_flight;
+            intervals[k - 1].add(&Interval {
+                end_s: end,
+                ..i.clone()
+            });
         }
     }
     for (k, i) in intervals.iter_mut().enumerate() {
