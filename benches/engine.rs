@@ -261,6 +261,7 @@ fn summaries(c: &mut Criterion) {
         start_requested: None,
         started_late: Duration::ZERO,
         clock: Default::default(),
+        aborted: None,
     };
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/load-50.toml");
     let mut plan50 = plan_file::load(&file, &Default::default())

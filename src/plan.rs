@@ -221,6 +221,22 @@ pub struct StageCriteria {
     pub sla_fail_over: f64,
     /// More dropped arrivals than this fails.
     pub max_dropped: Option<u64>,
+    /// The error rate is also judged in every window of this length (`error_rate.window`).
+    pub error_window: Option<Window>,
+    /// Each SLA percentile is also judged in every window of this length (`sla_window`).
+    pub sla_window: Option<Window>,
+}
+
+/// Window is how a criterion is judged over time within a stage: in every window of `length`,
+/// the worst one deciding, so a service that degrades in hour 20 fails a 24 h stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// The length as written, before `--time-scale`.
+    pub written: Duration,
+    /// The length in this run (`--time-scale` applied, as it is to the stages).
+    pub length: Duration,
+    /// Stop the run as soon as a window has clearly failed (k6's abortOnFail).
+    pub abort: bool,
 }
 
 impl Default for StageCriteria {
@@ -231,6 +247,8 @@ impl Default for StageCriteria {
             sla_percentiles: Vec::new(),
             sla_fail_over: 0.5,
             max_dropped: None,
+            error_window: None,
+            sla_window: None,
         }
     }
 }

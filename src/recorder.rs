@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::criteria::windows::Windows;
 use crate::record::{Handover, Hist, Layout, Recording};
 
 /// Interval is what happened in one second of the run (as the recorder received it).
@@ -75,6 +76,8 @@ pub struct Recorder {
     pub sink_error: Option<std::io::Error>,
     /// CPU time the worker threads used, summed when they finish.
     pub engine_cpu: Duration,
+    /// The plan's windowed criteria, judged on every closed second.
+    pub windows: Option<Windows>,
 }
 
 /// RECENT_INTERVALS is how many intervals the rolling p99 covers.
@@ -102,7 +105,14 @@ impl Recorder {
             sink_error: None,
             engine_cpu: Duration::ZERO,
             recent: Default::default(),
+            windows: None,
         }
+    }
+
+    /// with_windows judges windowed criteria on every closed second.
+    pub fn with_windows(mut self, windows: Option<Windows>) -> Recorder {
+        self.windows = windows;
+        self
     }
 
     /// with_sink streams every closed interval to `sink`.
@@ -152,6 +162,9 @@ impl Recorder {
             self.recent.pop_front();
         }
         self.recent.push_back(latency);
+        if let Some(w) = self.windows.as_mut() {
+            w.observe(start, elapsed, &self.interval);
+        }
         self.interval.reset();
         self.intervals.push(closed);
         self.intervals.last().unwrap()
@@ -161,6 +174,9 @@ impl Recorder {
     pub fn finish(&mut self, elapsed: Duration) {
         if self.current != Interval::default() {
             self.close_interval(elapsed);
+        }
+        if let Some(w) = self.windows.as_mut() {
+            w.finish();
         }
     }
 

@@ -249,7 +249,8 @@ async fn drive(
     if let Some(w) = &watching {
         w.started(start);
     }
-    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.worker_threads());
+    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.worker_threads())
+        .with_windows(crate::criteria::windows::Windows::of(&plan));
     if let Some(dir) = &work_dir {
         let sink = results::ResultsWriter::create(dir, &plan, engine.started_at).map_err(|e| {
             Failure::NotValid(format!("cannot write results to {}: {e}", dir.display()))
@@ -268,11 +269,12 @@ async fn drive(
     let mut second = 0u64;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut interrupted_at = None;
+    let mut aborted: Option<String> = None;
     let mut sink_failed = None;
     let mut checkpoint_failed = None;
     let clock_source = clock::source();
     // What the run knows beyond the recorder, at a checkpoint and at the end.
-    let facts_at = |elapsed, interrupted_at| RunFacts {
+    let facts_at = |elapsed, interrupted_at, aborted: &Option<String>| RunFacts {
         started_at: engine.started_at,
         elapsed,
         interrupted_at,
@@ -281,6 +283,7 @@ async fn drive(
         start_requested: options.start_at,
         started_late,
         clock: clock_source.clone(),
+        aborted: aborted.clone(),
     };
     loop {
         tokio::select! {
@@ -296,6 +299,21 @@ async fn drive(
                 let failed_before = recorder.sink_error.is_some();
                 recorder.close_interval(Duration::from_secs(second));
                 progress.tick(start.elapsed(), &recorder);
+                if let (None, None, Some(a)) = (
+                    interrupted_at,
+                    &aborted,
+                    recorder.windows.as_ref().and_then(|w| w.abort.as_ref()),
+                ) {
+                    // The plan's own rule stops the schedule, as Ctrl-C does: reports written.
+                    let at = Instant::now();
+                    interrupted_at = Some(at.saturating_duration_since(start));
+                    let _ = stop_tx.send(Some(at));
+                    progress.note(&format!(
+                        "aborting: {} (abort = true); no new arrivals, waiting for requests in flight",
+                        a.reason
+                    ));
+                    aborted = Some(a.reason.clone());
+                }
                 if let (false, Some(e)) = (failed_before, &recorder.sink_error) {
                     progress.note(&format!(
                         "warning: {second} s into the run, writing the per-second results failed ({e}): the run goes on, and its summary keeps every figure"
@@ -305,7 +323,7 @@ async fn drive(
                 if let Some(dir) = &options.out_dir
                     && second.is_multiple_of(checkpoint::EVERY.as_secs())
                 {
-                    let facts = facts_at(start.elapsed(), interrupted_at);
+                    let facts = facts_at(start.elapsed(), interrupted_at, &aborted);
                     // A checkpoint that cannot be written is not worth stopping for: the run's
                     // figures are in memory, and the summary at the end says what failed.
                     if let Err(e) = checkpoint::write(&plan, &recorder, &facts, dir) {
@@ -349,7 +367,7 @@ async fn drive(
             "writing a checkpoint summary failed {s} s into the run ({e})"
         ));
     }
-    let facts = facts_at(elapsed, interrupted_at);
+    let facts = facts_at(elapsed, interrupted_at, &aborted);
     engine.join();
     if let (Some(lines), Some(path)) = (listing, &options.debug_arrivals) {
         let mut lines = std::mem::take(&mut *lines.lock().expect("the workers have ended"));

@@ -189,6 +189,9 @@ pub struct Summary {
     /// Set on a merged result (`metronome merge`): the shards it was merged from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<Merged>,
+    /// Why an `abort = true` criterion stopped the run early; absent when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
     /// What the watch saw of the target (`[watch]`, `--watch-*`); absent when nothing was
     /// watched, and on a merged result (samples are not merged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,6 +272,34 @@ pub struct RunFacts {
     pub started_late: Duration,
     /// The clock the start instant was read from.
     pub clock: crate::clock::ClockSource,
+    /// Why an `abort = true` criterion stopped the run (then `interrupted_at` is when).
+    pub aborted: Option<String>,
+}
+
+/// verdicts derives validity, the verdict and the exit code from the criteria: a failed
+/// validity criterion makes the run not valid (3), any other failure fails it (1).
+fn verdicts(criteria: &[Criterion]) -> (bool, bool, i32) {
+    let valid = !criteria
+        .iter()
+        .any(|c| c.validity && c.verdict == Verdict::Failed);
+    let passed = !criteria.iter().any(|c| c.verdict == Verdict::Failed);
+    let exit_code = if !valid {
+        3
+    } else if !passed {
+        1
+    } else {
+        0
+    };
+    (valid, passed, exit_code)
+}
+
+impl Summary {
+    /// adopt adds criteria judged elsewhere (a merged run's shards' windows) and derives the
+    /// verdict again.
+    pub fn adopt(&mut self, extra: impl IntoIterator<Item = Criterion>) {
+        self.criteria.extend(extra);
+        (self.valid, self.passed, self.exit_code) = verdicts(&self.criteria);
+    }
 }
 
 fn error_kinds(e: &ErrorCounts) -> BTreeMap<String, u64> {
@@ -401,6 +432,7 @@ fn build_inner(
         &all,
         facts.preflight_answered,
         facts.interrupted_at,
+        facts.aborted.as_deref(),
         duration,
     ));
     if plan.target.transport.tls && plan.target.transport.insecure {
@@ -416,6 +448,11 @@ fn build_inner(
         defer_to_merge(&mut judged_by_plan);
     }
     criteria.extend(judged_by_plan);
+    // A window is judged on what this process saw: a shard's share of a window estimates the
+    // whole's percentile and error rate, so its verdict stands (the merge carries it over).
+    if let Some(w) = &rec.windows {
+        criteria.extend(w.criteria(facts.started_at));
+    }
     // The target's memory is the same whichever shard watches it: judged here, not deferred.
     let watch = match (&plan.watch, watch_log) {
         (Some(w), Some(log)) => {
@@ -435,17 +472,7 @@ fn build_inner(
             .map(|c| c.verdict)
             .max();
     }
-    let valid = !criteria
-        .iter()
-        .any(|c| c.validity && c.verdict == Verdict::Failed);
-    let passed = !criteria.iter().any(|c| c.verdict == Verdict::Failed);
-    let exit_code = if !valid {
-        3
-    } else if !passed {
-        1
-    } else {
-        0
-    };
+    let (valid, passed, exit_code) = verdicts(&criteria);
     let requests = all.requests();
     Summary {
         schema: SCHEMA.to_string(),
@@ -524,6 +551,7 @@ fn build_inner(
         },
         results_incomplete: Vec::new(),
         merged: None,
+        aborted: facts.aborted.clone(),
         watch,
     }
 }

@@ -572,6 +572,7 @@ fn histograms_split_over_shards_merge_to_the_percentiles_of_one_histogram() {
         start_requested: None,
         started_late: Duration::ZERO,
         clock: Default::default(),
+        aborted: None,
     };
     // 10,000 known values from 1 µs to about 4 s, spread so every decade is filled.
     let value = |i: u64| Duration::from_micros(1 + (i * 7_919) % 4_000_000 / (1 + i % 97));

@@ -97,6 +97,7 @@ impl Run {
                 start_requested: None,
                 started_late: Duration::ZERO,
                 clock: Default::default(),
+                aborted: None,
             },
         )
     }

@@ -2,12 +2,14 @@
 //! levels, laid field by field over each other (plan, then scenario, then stage) into each
 //! stage's [`StageCriteria`]. How a run is judged against them is the summary's.
 
+use std::time::Duration;
+
 use toml::Spanned;
 
 use super::Result;
 use super::raw::RawCriteria;
 use super::span::Ctx;
-use crate::plan::{Quantile, StageCriteria};
+use crate::plan::{Quantile, StageCriteria, Window};
 
 /// Layer is one level of criteria (plan, scenario or stage), each field set or not.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +19,10 @@ pub(super) struct Layer {
     sla: Option<Vec<Quantile>>,
     sla_fail_over: Option<f64>,
     max_dropped: Option<u64>,
+    error_window: Option<Duration>,
+    error_abort: Option<Spanned<bool>>,
+    sla_window: Option<Duration>,
+    sla_abort: Option<Spanned<bool>>,
 }
 
 impl Layer {
@@ -28,11 +34,19 @@ impl Layer {
             sla: self.sla.clone().or_else(|| base.sla.clone()),
             sla_fail_over: self.sla_fail_over.or(base.sla_fail_over),
             max_dropped: self.max_dropped.or(base.max_dropped),
+            error_window: self.error_window.or(base.error_window),
+            error_abort: self
+                .error_abort
+                .clone()
+                .or_else(|| base.error_abort.clone()),
+            sla_window: self.sla_window.or(base.sla_window),
+            sla_abort: self.sla_abort.clone().or_else(|| base.sla_abort.clone()),
         }
     }
 
-    /// resolve turns the fully laid criteria into a stage's rules.
-    pub(super) fn resolve(&self, ctx: &Ctx) -> Result<StageCriteria> {
+    /// resolve turns the fully laid criteria into a stage's rules, their windows scaled as the
+    /// stages are.
+    pub(super) fn resolve(&self, ctx: &Ctx, time_scale: f64) -> Result<StageCriteria> {
         if let (Some(w), Some(f)) = (&self.warn, &self.fail)
             && w.get_ref() > f.get_ref()
         {
@@ -54,6 +68,35 @@ impl Layer {
                 "the warning threshold must not be above the failure threshold",
             ));
         }
+        let window = |length: Option<Duration>,
+                      abort: &Option<Spanned<bool>>,
+                      example: &str|
+         -> Result<Option<Window>> {
+            let abort_asked = abort.as_ref().filter(|a| *a.get_ref());
+            match (length, abort_asked) {
+                (None, Some(a)) => Err(ctx.err(
+                    a.span(),
+                    "abort = true needs a window: a whole stage is only judged once it has ended",
+                    format!("give it a window to judge as the run goes: {example}"),
+                )),
+                (None, None) => Ok(None),
+                (Some(written), _) => Ok(Some(Window {
+                    written,
+                    length: written.mul_f64(time_scale),
+                    abort: abort_asked.is_some(),
+                })),
+            }
+        };
+        let error_window = window(
+            self.error_window,
+            &self.error_abort,
+            "error_rate = { fail = 0.05, window = \"5m\", abort = true }",
+        )?;
+        let sla_window = window(
+            self.sla_window,
+            &self.sla_abort,
+            "sla_window = \"5m\" beside sla_abort = true",
+        )?;
         let defaults = StageCriteria::default();
         Ok(StageCriteria {
             warn_error_rate: self.warn.as_ref().map(|w| *w.get_ref()),
@@ -61,6 +104,8 @@ impl Layer {
             sla_percentiles: self.sla.clone().unwrap_or(defaults.sla_percentiles),
             sla_fail_over: self.sla_fail_over.unwrap_or(defaults.sla_fail_over),
             max_dropped: self.max_dropped,
+            error_window,
+            sla_window,
         })
     }
 }
@@ -80,10 +125,21 @@ pub(super) fn layer(ctx: &Ctx, raw: &RawCriteria) -> Result<Layer> {
             _ => Ok(v.clone()),
         }
     };
-    let (warn, fail) = match &raw.error_rate {
-        Some(e) => (fraction(&e.warn, "warn")?, fraction(&e.fail, "fail")?),
-        None => (None, None),
+    let window = |v: &Option<Spanned<String>>, what: &str| {
+        v.as_ref()
+            .map(|d| ctx.positive_duration(d, what))
+            .transpose()
     };
+    let (warn, fail, error_window, error_abort) = match &raw.error_rate {
+        Some(e) => (
+            fraction(&e.warn, "warn")?,
+            fraction(&e.fail, "fail")?,
+            window(&e.window, "error_rate.window")?,
+            e.abort.clone(),
+        ),
+        None => (None, None, None, None),
+    };
+    let sla_window = window(&raw.sla_window, "sla_window")?;
     let sla = raw
         .sla
         .as_ref()
@@ -144,8 +200,18 @@ pub(super) fn layer(ctx: &Ctx, raw: &RawCriteria) -> Result<Layer> {
         sla,
         sla_fail_over,
         max_dropped,
+        error_window,
+        error_abort,
+        sla_window,
+        sla_abort: raw.sla_abort.clone(),
     };
-    // Within one level the order is checked here, where both values sit side by side.
-    layer.resolve(ctx)?;
+    // Within one level the order is checked here, where both values sit side by side; an abort
+    // may find its window in another level, so that waits for the stage.
+    Layer {
+        error_abort: None,
+        sla_abort: None,
+        ..layer.clone()
+    }
+    .resolve(ctx, 1.0)?;
     Ok(layer)
 }

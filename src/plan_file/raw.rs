@@ -69,14 +69,18 @@ pub(super) struct RawCriteria {
     pub(super) sla: Option<Vec<Spanned<String>>>,
     pub(super) sla_fail_over: Option<Spanned<f64>>,
     pub(super) max_dropped: Option<Spanned<i64>>,
+    pub(super) sla_window: Option<Spanned<String>>,
+    pub(super) sla_abort: Option<Spanned<bool>>,
 }
 
-/// `error_rate = { warn, fail }` within criteria.
+/// `error_rate = { warn, fail, window, abort }` within criteria.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawErrorRate {
     pub(super) warn: Option<Spanned<f64>>,
     pub(super) fail: Option<Spanned<f64>>,
+    pub(super) window: Option<Spanned<String>>,
+    pub(super) abort: Option<Spanned<bool>>,
 }
 
 /// One `[[scenario]]` with its own stages and requests.

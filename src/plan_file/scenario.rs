@@ -199,7 +199,7 @@ fn scenario(ctx: &Ctx, g: Group, inherited: &Inherited) -> Result<Scenario> {
             Some(c) => layer(ctx, c)?,
             None => Layer::default(),
         };
-        criteria.push(own.over(&base).resolve(ctx)?);
+        criteria.push(own.over(&base).resolve(ctx, inherited.time_scale)?);
         stages.push(stage);
     }
 
@@ -401,6 +401,8 @@ sla = "health"
                 sla_percentiles: vec![Quantile::P95, Quantile::P99],
                 sla_fail_over: 0.5,
                 max_dropped: None,
+                error_window: None,
+                sla_window: None,
             }
         );
         assert_eq!(j.criteria[1].max_dropped, Some(0));

@@ -142,6 +142,7 @@ fn rule_kind(r: &crate::summary::Rule) -> &'static str {
         Rule::ErrorRate { .. } => "error_rate",
         Rule::Dropped { .. } => "dropped",
         Rule::Sla { .. } => "sla",
+        Rule::Window { .. } => "window",
         Rule::TargetRunning { .. } => "target_running",
         Rule::MemoryGrowth { .. } => "memory_growth",
         Rule::MaxMemory { .. } => "max_memory",

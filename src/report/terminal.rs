@@ -150,10 +150,10 @@ pub fn render(s: &Summary) -> String {
         s.started_at,
         s.duration_s,
         s.elapsed_s,
-        if s.partial {
-            " · PARTIAL: interrupted"
-        } else {
-            ""
+        match (s.partial, &s.aborted) {
+            (true, Some(_)) => " · PARTIAL: aborted by a criterion",
+            (true, None) => " · PARTIAL: interrupted",
+            _ => "",
         }
     );
     let _ = writeln!(w);

@@ -92,6 +92,7 @@ impl RunFile {
             start_requested: self.start_requested.as_deref().and_then(clock::parse),
             started_late: Duration::from_secs_f64(self.started_late_s.max(0.0)),
             clock: self.clock.clone(),
+            aborted: None,
         })
     }
 

@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::recorder::{Interval, Recorder};
 use crate::report::{self, results};
 use crate::schedule::ShardOf;
-use crate::summary::{self, Merged, RunFacts, ShardHealth, Summary};
+use crate::summary::{self, Criterion, Merged, Rule, RunFacts, ShardHealth, Summary};
 
 use super::file::RunFile;
 use super::log;
@@ -163,6 +163,7 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
         start_requested: shards[0].file.facts().and_then(|f| f.start_requested),
         started_late: Duration::ZERO,
         clock: shards[0].file.clock.clone(),
+        aborted: shards.iter().find_map(|s| s.summary.aborted.clone()),
     };
     for (s, &offset) in shards.iter().zip(&offsets) {
         let r = s.file.recording.recording().map_err(|e| {
@@ -220,6 +221,16 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
     rec.engine_cpu = cpu;
     let mut summary = summary::build(&plan, &rec, &facts);
     summary.target = shards[0].summary.target.clone();
+    // Windows are judged where the seconds were seen: each shard's verdict, on its share.
+    summary.adopt(shards.iter().flat_map(|s| {
+        let of = s.file.shard;
+        (s.summary.criteria.iter())
+            .filter(|c| matches!(c.rule, Some(Rule::Window { .. })))
+            .map(move |c| Criterion {
+                name: format!("shard {of}: {}", c.name),
+                ..c.clone()
+            })
+    }));
     summary.merged = Some(Merged {
         shard_count: shards[0].file.shard.count,
         start_spread_s: spread,

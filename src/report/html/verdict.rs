@@ -72,10 +72,16 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
     if !s.valid {
         out.push_str("<p>The run is <b>not valid</b>: its figures cannot be trusted to describe the target (a validity criterion failed below).</p>\n");
     }
-    if s.partial {
-        out.push_str(
+    match (&s.aborted, s.partial) {
+        (Some(why), _) => put!(
+            out,
+            "<p>The run was <b>aborted</b> by an <code>abort = true</code> criterion: {}. Results are partial, covering the schedule up to then.</p>\n",
+            esc(why)
+        ),
+        (None, true) => out.push_str(
             "<p>The run was <b>interrupted</b>: results are partial, covering only the schedule up to the interruption.</p>\n",
-        );
+        ),
+        (None, false) => {}
     }
     if failed.is_empty() && warned.is_empty() {
         put!(out, "<p>All {} criteria passed.</p>\n", s.criteria.len());

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+pub mod windows;
+
 use serde::{Deserialize, Serialize};
 
 use crate::lateness::{self, Judgement, LAG_BOUND, Lateness};
@@ -100,6 +102,25 @@ pub enum Rule {
         last_mean_bytes: Option<f64>,
         growth: Option<f64>,
         max_growth: f64,
+    },
+    /// A stage's error rate (`of` = "error_rate") or one request's percentile (`of` = "p95", of
+    /// its SLA `class`) judged in every window of `window_s` sliding by `step_s`, the worst
+    /// window deciding. `worst_value` is a fraction for an error rate, µs for a percentile, and
+    /// null when not one response of the window succeeded.
+    Window {
+        of: String,
+        class: Option<String>,
+        window_s: f64,
+        step_s: f64,
+        windows: u64,
+        failed_windows: u64,
+        warned_windows: u64,
+        worst_from_s: f64,
+        worst_to_s: f64,
+        worst_value: Option<f64>,
+        warn_above: Option<f64>,
+        fail_above: Option<f64>,
+        abort: bool,
     },
     /// The watched target's highest memory sample against the most allowed.
     MaxMemory { peak_bytes: u64, max_bytes: u64 },
@@ -402,6 +423,7 @@ pub(crate) fn engine_criteria(
     all: &Cell,
     preflight_answered: bool,
     interrupted_at: Option<Duration>,
+    aborted: Option<&str>,
     schedule: Duration,
 ) -> Vec<Criterion> {
     use Verdict::*;
@@ -470,7 +492,19 @@ pub(crate) fn engine_criteria(
         },
         false,
     ));
-    if let Some(at) = interrupted_at {
+    if let (Some(at), Some(why)) = (interrupted_at, aborted) {
+        // Stopped by the plan's own rule: the run failed, and what it measured up to then holds.
+        out.push(criterion(
+            "run completed",
+            Failed,
+            format!(
+                "stopped {:.1} s into the {:.1} s schedule by an abort = true criterion ({why}): results are partial, and valid up to then",
+                at.as_secs_f64(),
+                schedule.as_secs_f64()
+            ),
+            false,
+        ));
+    } else if let Some(at) = interrupted_at {
         out.push(criterion(
             "run completed",
             Failed,
