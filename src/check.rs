@@ -5,8 +5,29 @@
 use std::fmt::Write;
 
 use crate::plan::checks::Checks;
-use crate::plan::{Plan, StageCriteria};
+use crate::plan::{Plan, StageCriteria, Window};
 use crate::units::{format_duration, format_us};
+
+/// window_text says how a criterion is also judged over time: " and in every 5m window".
+fn window_text(w: Option<Window>) -> String {
+    match w {
+        None => String::new(),
+        Some(w) => format!(
+            ", and in every {} window{}{}",
+            humantime::format_duration(w.written),
+            if w.length == w.written {
+                String::new()
+            } else {
+                format!(" ({} here)", format_duration(w.length))
+            },
+            if w.abort {
+                ", aborting on a clear failure"
+            } else {
+                ""
+            }
+        ),
+    }
+}
 
 fn criteria_text(c: &StageCriteria) -> String {
     let mut parts = Vec::new();
@@ -20,15 +41,17 @@ fn criteria_text(c: &StageCriteria) -> String {
             if let Some(f) = f {
                 let _ = write!(e, " fail > {:.2}%", f * 100.0);
             }
+            e.push_str(&window_text(c.error_window));
             parts.push(e);
         }
     }
     if !c.sla_percentiles.is_empty() {
         let qs: Vec<&str> = c.sla_percentiles.iter().map(|q| q.name()).collect();
         parts.push(format!(
-            "SLA {} (warn over target, fail > {:.0}% over)",
+            "SLA {} (warn over target, fail > {:.0}% over){}",
             qs.join("/"),
-            c.sla_fail_over * 100.0
+            c.sla_fail_over * 100.0,
+            window_text(c.sla_window)
         ));
     }
     if let Some(d) = c.max_dropped {
