@@ -43,8 +43,12 @@
 //!
 //! [criteria]                    # defaults for every stage
 //! error_rate = { warn = 0.01, fail = 0.05 }  # fractions in 0..=1; warn <= fail
+//!                               #   also window = "5m" (judged in every 5 min window too) and
+//!                               #   abort = true (stop the run once a window clearly failed)
 //! sla = ["p95"]                 # percentiles judged against each request's class; default none
 //! sla_fail_over = 0.5           # default 0.5: more than 50 % over target fails
+//! sla_window = "5m"             # optional: each percentile judged in every 5 min window too
+//! sla_abort = true              # optional, needs a window: stop once one clearly failed
 //! max_dropped = 0               # optional
 //!
 //! [watch]                       # the target, sampled from the preflight to the end of the drain
