@@ -46,6 +46,8 @@ pub struct Options {
     pub debug_arrivals: Option<PathBuf>,
     /// Where to write the criteria as JUnit XML.
     pub junit: Option<PathBuf>,
+    /// Where to publish the run's figures every second (`--metrics`): read by its server.
+    pub live: Option<Arc<crate::live::Live>>,
 }
 
 impl Options {
@@ -258,6 +260,9 @@ async fn drive(
         let sink = sink.watching(watching.as_ref().map(|w| w.log.clone()));
         recorder = recorder.with_sink(Box::new(sink));
     }
+    let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
+        .map(|(k, s)| s.schedule(plan.seed, k as u64))
+        .collect();
     let mut progress = Progress::new(&plan, options.quiet);
     progress.watching(watching.as_ref().map(|w| w.log.clone()));
     // Workers hand over on every whole second of the run; the recorder closes second k a
@@ -299,6 +304,9 @@ async fn drive(
                 let failed_before = recorder.sink_error.is_some();
                 recorder.close_interval(Duration::from_secs(second));
                 progress.tick(start.elapsed(), &recorder);
+                if let Some(live) = &options.live {
+                    live.publish(&plan, &schedules, &recorder, start.elapsed(), false);
+                }
                 if let (None, None, Some(a)) = (
                     interrupted_at,
                     &aborted,
@@ -342,8 +350,7 @@ async fn drive(
     let elapsed = start.elapsed();
     // The last second's arrivals span up to the schedule's end even when the drain ended
     // sooner than that (the last arrival is due just before the end).
-    let schedule_end = (plan.scenarios.iter().enumerate())
-        .map(|(k, s)| s.schedule(plan.seed, k as u64).duration())
+    let schedule_end = (schedules.iter().map(|s| s.duration()))
         .max()
         .unwrap_or_default();
     let watched = match watching {
@@ -356,6 +363,9 @@ async fn drive(
         elapsed.max(schedule_end)
     });
     progress.finish();
+    if let Some(live) = &options.live {
+        live.publish(&plan, &schedules, &recorder, elapsed, true);
+    }
     let mut incomplete: Vec<String> = Vec::new();
     if let Some((s, e)) = &sink_failed {
         incomplete.push(format!("writing the per-second results (interval log, history) failed {s} s into the run ({e}): they stop there"));

@@ -141,6 +141,19 @@ pub(super) struct RunArgs {
     /// request name, method and target): how tests compare shards with one process.
     #[arg(long, value_name = "PATH", hide = true)]
     debug_arrivals: Option<PathBuf>,
+    /// Serve the run's figures at http://ADDR/metrics in the Prometheus text format while it
+    /// goes on (counters, rates, in flight, latency and service-time histograms per request
+    /// name): ADDR is HOST:PORT or a port on 127.0.0.1. A non-loopback address needs --web-auth.
+    #[arg(long, value_name = "ADDR", value_parser = crate::live::server::parse_addr)]
+    metrics: Option<std::net::SocketAddr>,
+    /// HTTP basic auth on every route of --metrics: USER:PASS. Required to bind a
+    /// non-loopback address.
+    #[arg(long, value_name = "USER:PASS")]
+    web_auth: Option<crate::live::server::Credentials>,
+    /// After the run, keep serving its final figures on --metrics this long, so a scraper reads
+    /// them (Ctrl-C ends it sooner) [default: 0s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    linger: Option<Duration>,
     #[command(flatten)]
     demo: DemoFlags,
     #[command(flatten)]
@@ -174,6 +187,26 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         // Refused before the demo target starts, not only before the first request.
         report::check_writable(p).map_err(Failure::Usage)?;
     }
+    if args.metrics.is_none() && (args.web_auth.is_some() || args.linger.is_some()) {
+        return Err(usage(
+            "--web-auth and --linger apply to --metrics: give --metrics ADDR too",
+        ));
+    }
+    let live = args.metrics.map(|_| crate::live::Live::new(&plan));
+    let server = match (args.metrics, &live) {
+        (Some(addr), Some(live)) => {
+            let server = crate::live::server::Server::start(
+                addr,
+                "--metrics",
+                args.web_auth.clone(),
+                live.clone(),
+            )
+            .map_err(Failure::Usage)?;
+            eprintln!("metrics at http://{}/metrics", server.addr());
+            Some(server)
+        }
+        _ => None,
+    };
     // The demo target lives as long as the run; dropping it stops it.
     let _demo = match demo {
         Some(config) => {
@@ -201,6 +234,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         },
         debug_arrivals: args.debug_arrivals.clone(),
         junit: args.junit.clone(),
+        live,
     };
     let summary = match run::execute(plan, &options, interrupted()) {
         Ok(s) => s,
@@ -229,6 +263,15 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
     if let Some(p) = &args.csv {
         eprintln!("CSV files written to {}_*.csv", p.display());
     }
+    if let (Some(server), Some(linger)) = (&server, args.linger.filter(|d| !d.is_zero())) {
+        eprintln!(
+            "serving the final figures at http://{}/metrics for {} (Ctrl-C to stop)",
+            server.addr(),
+            humantime::format_duration(linger)
+        );
+        server.linger(linger);
+    }
+    drop(server);
     Ok(summary.exit_code)
 }
 
@@ -428,35 +471,12 @@ fn apply_limits(plan: &mut Plan, args: &RunArgs) -> Result<(), Failure> {
 
 /// interrupted completes at the first Ctrl-C or SIGTERM; a second one exits at once.
 async fn interrupted() {
-    signal().await;
+    crate::signals::stop().await;
     tokio::task::spawn_local(async {
-        signal().await;
+        crate::signals::stop().await;
         eprintln!("second interrupt: exiting at once, without reports");
         std::process::exit(3);
     });
-}
-
-async fn signal() {
-    use tokio::signal::unix::{SignalKind, signal as on};
-    // SIGHUP too: a soak whose terminal or ssh session goes away stops as if told to, and
-    // writes its reports, instead of dying by the signal's default.
-    let mut term = on(SignalKind::terminate()).ok();
-    let mut hup = on(SignalKind::hangup()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = received(term.as_mut()) => {}
-        _ = received(hup.as_mut()) => {}
-    }
-}
-
-/// received completes when the signal arrives; never, when it could not be listened for.
-async fn received(s: Option<&mut tokio::signal::unix::Signal>) {
-    match s {
-        Some(s) => {
-            s.recv().await;
-        }
-        None => std::future::pending().await,
-    }
 }
 
 /// QUICK_WARN_ERROR_RATE is the error rate above which a quick run warns (the playbook's 1 %

@@ -234,18 +234,23 @@ impl StderrLines {
         }
     }
 
-    /// wait_for waits until a line satisfies `wanted`, at most until `deadline`; it panics with
-    /// everything printed so far when the line never came.
-    pub fn wait_for(&mut self, what: &str, deadline: Duration, wanted: impl Fn(&str) -> bool) {
+    /// wait_for waits until a line satisfies `wanted`, at most until `deadline`, and returns it;
+    /// it panics with everything printed so far when the line never came.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        deadline: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
         let until = std::time::Instant::now() + deadline;
         loop {
             let left = until.saturating_duration_since(std::time::Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     let done = wanted(&line);
-                    self.seen.push(line);
+                    self.seen.push(line.clone());
                     if done {
-                        return;
+                        return line;
                     }
                 }
                 Err(_) => panic!(

@@ -1,0 +1,273 @@
+//! The live endpoint's HTTP server: `/metrics` on its own thread and runtime, so a scrape never
+//! runs on the engine's or the recorder's thread, and it can outlive the run (`--linger`) for
+//! a scraper to read the final figures.
+//!
+//! Safe by default: an address that is not loopback is refused unless the routes are behind
+//! HTTP basic auth (`--web-auth USER:PASS`), which then guards every route.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+use super::{Live, metrics};
+
+/// Credentials are `--web-auth USER:PASS`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    user: String,
+    pass: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password never appears in any output.
+        write!(f, "Credentials({}:…)", self.user)
+    }
+}
+
+impl std::str::FromStr for Credentials {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Credentials, String> {
+        match s.split_once(':') {
+            Some((user, pass)) if !user.is_empty() && !pass.is_empty() => Ok(Credentials {
+                user: user.to_string(),
+                pass: pass.to_string(),
+            }),
+            _ => Err("give USER:PASS, both non-empty, e.g. --web-auth admin:s3cret".into()),
+        }
+    }
+}
+
+impl Credentials {
+    /// admits says whether a request's Authorization header carries these credentials.
+    fn admits(&self, value: Option<&HeaderValue>) -> bool {
+        let Some(encoded) = value
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+        else {
+            return false;
+        };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
+        let want = format!("{}:{}", self.user, self.pass);
+        // Compared whole, without stopping at the first difference.
+        decoded.len() == want.len()
+            && decoded
+                .iter()
+                .zip(want.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// parse_addr reads an endpoint address: `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`,
+/// `0.0.0.0:9464`), `localhost:PORT`, or a bare port (on 127.0.0.1).
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    let t = text.trim();
+    if let Ok(port) = t.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = t.strip_prefix("localhost:") {
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("`{text}`: `{port}` is not a port"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    t.parse().map_err(|_| {
+        format!("`{text}` is not an address: give HOST:PORT such as 127.0.0.1:9464, or a port")
+    })
+}
+
+/// Server serves a run's live figures until dropped.
+pub struct Server {
+    addr: SocketAddr,
+    live: Arc<Live>,
+    /// When the last stop signal came, seen on the server's own thread so that one that
+    /// arrives while the run writes its outputs still ends the linger.
+    signalled: Arc<Mutex<Option<Instant>>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// start binds `addr` and serves on a thread of its own. `flag` names the option the
+    /// address came from, for messages. A non-loopback address without credentials is refused.
+    pub fn start(
+        addr: SocketAddr,
+        flag: &str,
+        auth: Option<Credentials>,
+        live: Arc<Live>,
+    ) -> Result<Server, String> {
+        if !addr.ip().is_loopback() && auth.is_none() {
+            return Err(format!(
+                "{flag} {addr} would serve this run to the network without a password: give --web-auth USER:PASS (HTTP basic auth on every route), or bind a loopback address such as 127.0.0.1:{}",
+                addr.port()
+            ));
+        }
+        let listener = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| format!("{flag} {addr}: cannot listen there: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("{flag}: could not start its runtime: {e}"))?;
+        let (stop, stopped) = oneshot::channel();
+        let auth = auth.map(Arc::new);
+        let signalled = Arc::new(Mutex::new(None));
+        let (served, noted) = (live.clone(), signalled.clone());
+        let thread = thread::Builder::new()
+            .name("metronome-live".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::spawn(async move {
+                        loop {
+                            crate::signals::stop().await;
+                            *noted.lock().expect("never poisoned") = Some(Instant::now());
+                        }
+                    });
+                    serve(listener, auth, served, stopped).await
+                })
+            })
+            .map_err(|e| format!("{flag}: could not start its thread: {e}"))?;
+        Ok(Server {
+            addr,
+            live,
+            signalled,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// addr is where it listens (the port chosen when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// linger keeps serving for `d` after the run's final figures were published, or until a
+    /// stop signal that came after them.
+    pub fn linger(&self, d: Duration) {
+        let from = self
+            .live
+            .snapshot()
+            .finished_at
+            .unwrap_or_else(Instant::now);
+        while from.elapsed() < d {
+            if (*self.signalled.lock().expect("never poisoned")).is_some_and(|t| t > from) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    auth: Option<Arc<Credentials>>,
+    live: Arc<Live>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let (auth, live) = (auth.clone(), live.clone());
+                connections.spawn(async move {
+                    let service = service_fn(move |req| {
+                        let reply = respond(&req, auth.as_deref(), &live);
+                        async move { Ok::<_, Infallible>(reply) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).expect("a valid content type"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn respond(
+    req: &Request<Incoming>,
+    auth: Option<&Credentials>,
+    live: &Live,
+) -> Response<Full<Bytes>> {
+    if let Some(creds) = auth
+        && !creds.admits(req.headers().get(header::AUTHORIZATION))
+    {
+        let mut r = reply(
+            StatusCode::UNAUTHORIZED,
+            "text/plain; charset=utf-8",
+            "this metronome run asks for a user and password (--web-auth)\n".into(),
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"metronome\", charset=\"UTF-8\""),
+        );
+        return r;
+    }
+    match (req.method(), req.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/metrics") => reply(
+            StatusCode::OK,
+            metrics::CONTENT_TYPE,
+            metrics::render(&live.snapshot()),
+        ),
+        (_, "/metrics") => {
+            let mut r = reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain; charset=utf-8",
+                "/metrics is read with GET\n".into(),
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            r
+        }
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found: this metronome run serves /metrics (Prometheus text format)\n".into(),
+        ),
+    }
+}

@@ -1,0 +1,305 @@
+//! `--metrics ADDR`: the run's figures in the Prometheus text format, scraped during a real run
+//! over loopback and read by a Prometheus text-format parser (the `prometheus-parse` crate):
+//! counters only grow, and at the end they equal the summary's. And it is safe by default.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{StderrLines, metronome, text};
+use metronome::demo::DemoConfig;
+use prometheus_parse::{Scrape, Value};
+
+/// get sends one HTTP/1.1 request to `addr` and returns its status line and whole response.
+fn get(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("the metrics endpoint accepts");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {response:?}"));
+    (status, response)
+}
+
+/// Figures are one scrape, by metric name and its labels (sorted, as `k=v,…`).
+type Figures = BTreeMap<(String, String), f64>;
+
+/// scrape reads /metrics and parses it as Prometheus does; histograms yield `_count` only.
+fn scrape(addr: SocketAddr) -> Figures {
+    let (status, response) = get(addr, "GET", "/metrics", "");
+    assert_eq!(status, 200, "{response}");
+    let head_end = response.find("\r\n\r\n").unwrap();
+    assert!(
+        response[..head_end].contains("text/plain; version=0.0.4"),
+        "{}",
+        &response[..head_end]
+    );
+    let body = &response[head_end + 4..];
+    let parsed = Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("parses");
+    assert!(!parsed.samples.is_empty(), "{body}");
+    let mut out = Figures::new();
+    for s in parsed.samples {
+        let mut labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        labels.sort();
+        let value = match s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+            Value::Histogram(buckets) => {
+                // Cumulative buckets never decrease, and +Inf holds every value.
+                for w in buckets.windows(2) {
+                    assert!(w[0].count <= w[1].count, "{} buckets decrease", s.metric);
+                }
+                let inf = buckets.iter().find(|b| b.less_than.is_infinite());
+                inf.expect("a +Inf bucket").count
+            }
+            Value::Summary(_) => panic!("no summaries are served"),
+        };
+        out.insert((s.metric, labels.join(",")), value);
+    }
+    out
+}
+
+fn sum(f: &Figures, metric: &str) -> f64 {
+    f.iter()
+        .filter(|((m, _), _)| m == metric)
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn metrics_scraped_during_a_run_only_grow_and_end_equal_to_the_summary() {
+    let target = common::demo(DemoConfig {
+        error_rate: 0.05,
+        ..DemoConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args([
+            "run",
+            "--url",
+            &format!("{}/health", target.base_url()),
+            "--rate",
+            "400",
+            "--duration",
+            "4s",
+            "--metrics",
+            "127.0.0.1:0",
+            "--linger",
+            "60s",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = StderrLines::follow(&mut child);
+    let line = stderr.wait_for("the metrics address", Duration::from_secs(30), |l| {
+        l.starts_with("metrics at http://")
+    });
+    let addr: SocketAddr = line
+        .trim_start_matches("metrics at http://")
+        .trim_end_matches("/metrics")
+        .parse()
+        .unwrap();
+    let mut scrapes: Vec<Figures> = Vec::new();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let f = scrape(addr);
+        let finished = f.get(&("metronome_run_finished".into(), String::new())) == Some(&1.0);
+        scrapes.push(f);
+        if finished {
+            break;
+        }
+        assert!(Instant::now() < until, "the run never finished");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Ctrl-C ends the linger; the process then exits with the run's code.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let printed = stderr.rest();
+    let during = scrapes
+        .iter()
+        .filter(|f| sum(f, "metronome_arrivals_sent_total") > 0.0);
+    assert!(
+        during.count() >= 3,
+        "too few scrapes saw the run going: {scrapes:?}"
+    );
+    for pair in scrapes.windows(2) {
+        for (key, was) in &pair[0] {
+            if key.0.ends_with("_total") || key.0.ends_with("_seconds") && key.1.is_empty() {
+                let now = pair[1].get(key).copied().unwrap_or(0.0);
+                assert!(now >= *was, "{key:?} went from {was} to {now}");
+            }
+        }
+    }
+    let last = scrapes.last().unwrap();
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(s["exit_code"].as_i64().unwrap() as i32),
+        "{printed}"
+    );
+    let n = |k: &str| s[k].as_u64().unwrap() as f64;
+    assert_eq!(
+        sum(last, "metronome_arrivals_scheduled_total"),
+        n("scheduled")
+    );
+    assert_eq!(sum(last, "metronome_arrivals_dropped_total"), n("dropped"));
+    assert_eq!(sum(last, "metronome_arrivals_sent_total"), n("requests"));
+    assert_eq!(sum(last, "metronome_responses_total"), n("requests"));
+    let by_kind = |kind: &str| {
+        last.iter()
+            .filter(|((m, l), _)| {
+                m == "metronome_responses_total" && l.contains(&format!("kind={kind}"))
+            })
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
+    assert_eq!(by_kind("success"), n("successes"));
+    assert_eq!(
+        by_kind("http_5xx"),
+        s["error_kinds"]["http_5xx"].as_u64().unwrap() as f64
+    );
+    assert!(by_kind("http_5xx") > 0.0, "the target injects 5 % errors");
+    assert_eq!(sum(last, "metronome_latency_seconds"), n("successes"));
+    assert_eq!(sum(last, "metronome_service_time_seconds"), n("successes"));
+    assert_eq!(
+        sum(last, "metronome_dispatch_lag_seconds"),
+        n("scheduled") - n("dropped")
+    );
+    assert!(printed.contains("serving the final figures"), "{printed}");
+}
+
+#[test]
+fn a_network_address_without_a_password_is_refused_before_anything_is_sent() {
+    let target = common::demo(DemoConfig::default());
+    let url = format!("{}/health", target.base_url());
+    let o = metronome(&[
+        "run",
+        "--url",
+        &url,
+        "--rate",
+        "50",
+        "--duration",
+        "2s",
+        "--metrics",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--web-auth USER:PASS"), "{}", text(&o));
+    assert_eq!(target.stats().requests(), 0, "a request was sent");
+    // The auth flags without --metrics are refused too, as is a malformed USER:PASS.
+    let o = metronome(&[
+        "run",
+        "--url",
+        &url,
+        "--rate",
+        "5",
+        "--duration",
+        "1s",
+        "--web-auth",
+        "a:b",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = metronome(&[
+        "run",
+        "--url",
+        &url,
+        "--rate",
+        "5",
+        "--duration",
+        "1s",
+        "--metrics",
+        "0",
+        "--web-auth",
+        "nopass",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(target.stats().requests(), 0, "a request was sent");
+}
+
+#[test]
+fn with_web_auth_every_request_needs_the_password() {
+    let target = common::demo(DemoConfig::default());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args([
+            "run",
+            "--url",
+            &format!("{}/health", target.base_url()),
+            "--rate",
+            "50",
+            "--duration",
+            "1s",
+            "--metrics",
+            "127.0.0.1:0",
+            "--web-auth",
+            "admin:s3cret",
+            "--linger",
+            "60s",
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = StderrLines::follow(&mut child);
+    let line = stderr.wait_for("the metrics address", Duration::from_secs(30), |l| {
+        l.starts_with("metrics at http://")
+    });
+    let addr: SocketAddr = line
+        .trim_start_matches("metrics at http://")
+        .trim_end_matches("/metrics")
+        .parse()
+        .unwrap();
+    use base64::Engine;
+    let basic = |creds: &str| {
+        format!(
+            "Authorization: Basic {}\r\n",
+            base64::engine::general_purpose::STANDARD.encode(creds)
+        )
+    };
+    for path in ["/metrics", "/", "/api/snapshot"] {
+        for headers in [String::new(), basic("admin:wrong"), basic("admin")] {
+            let (status, response) = get(addr, "GET", path, &headers);
+            assert_eq!(status, 401, "{path} with {headers:?}: {response}");
+            assert!(
+                response.contains("WWW-Authenticate: Basic")
+                    || response.contains("www-authenticate: Basic"),
+                "{response}"
+            );
+        }
+        let (status, _) = get(addr, "POST", path, "");
+        assert_eq!(status, 401, "POST {path}");
+    }
+    let (status, response) = get(addr, "GET", "/metrics", &basic("admin:s3cret"));
+    assert_eq!(status, 200, "{response}");
+    assert!(response.contains("metronome_arrivals_scheduled_total"));
+    let (status, _) = get(addr, "POST", "/metrics", &basic("admin:s3cret"));
+    assert_eq!(status, 405);
+    // A stop signal during the run stops the run; one after it ends the linger.
+    stderr.wait_for("the linger", Duration::from_secs(60), |l| {
+        l.starts_with("serving the final figures")
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert!(child.wait().unwrap().code().is_some());
+    let printed = stderr.rest();
+    assert!(
+        !printed.contains("s3cret"),
+        "the password was printed: {printed}"
+    );
+}
