@@ -78,6 +78,18 @@ pub struct Recorder {
     pub engine_cpu: Duration,
     /// The plan's windowed criteria, judged on every closed second.
     pub windows: Option<Windows>,
+    /// The last closed second's histograms, kept for the live view when it asks (`keep_seconds`).
+    pub last_second: Option<Second>,
+    keep_seconds: bool,
+}
+
+/// Second is what one closed second recorded, all requests together, for the live view's series.
+#[derive(Debug, Clone, Default)]
+pub struct Second {
+    pub latency: Hist,
+    pub service_time: Hist,
+    pub dispatch_lag: Hist,
+    pub errors: crate::record::ErrorCounts,
 }
 
 /// RECENT_INTERVALS is how many intervals the rolling p99 covers.
@@ -106,7 +118,15 @@ impl Recorder {
             engine_cpu: Duration::ZERO,
             recent: Default::default(),
             windows: None,
+            last_second: None,
+            keep_seconds: false,
         }
+    }
+
+    /// keep_seconds keeps each closed second's histograms in `last_second`.
+    pub fn keep_seconds(mut self, keep: bool) -> Recorder {
+        self.keep_seconds = keep;
+        self
     }
 
     /// with_windows judges windowed criteria on every closed second.
@@ -164,6 +184,15 @@ impl Recorder {
         self.recent.push_back(latency);
         if let Some(w) = self.windows.as_mut() {
             w.observe(start, elapsed, &self.interval);
+        }
+        if self.keep_seconds {
+            let (engine, all) = self.interval.totals();
+            self.last_second = Some(Second {
+                latency: all.latency,
+                service_time: all.service_time,
+                dispatch_lag: engine.dispatch_lag,
+                errors: all.errors,
+            });
         }
         self.interval.reset();
         self.intervals.push(closed);

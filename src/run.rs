@@ -252,7 +252,8 @@ async fn drive(
         w.started(start);
     }
     let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.worker_threads())
-        .with_windows(crate::criteria::windows::Windows::of(&plan));
+        .with_windows(crate::criteria::windows::Windows::of(&plan))
+        .keep_seconds(options.live.is_some());
     if let Some(dir) = &work_dir {
         let sink = results::ResultsWriter::create(dir, &plan, engine.started_at).map_err(|e| {
             Failure::NotValid(format!("cannot write results to {}: {e}", dir.display()))

@@ -141,17 +141,24 @@ pub(super) struct RunArgs {
     /// request name, method and target): how tests compare shards with one process.
     #[arg(long, value_name = "PATH", hide = true)]
     debug_arrivals: Option<PathBuf>,
+    /// Serve a live page of the run at http://ADDR/ (default 127.0.0.1:8089), with its JSON API
+    /// under /api/ and /metrics: figures every second, charts, Stop, and the files once
+    /// written. It stays up after the run until Ctrl-C unless --linger says how long. A
+    /// non-loopback address needs --web-auth.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8089", value_parser = crate::live::server::parse_addr)]
+    web: Option<std::net::SocketAddr>,
     /// Serve the run's figures at http://ADDR/metrics in the Prometheus text format while it
     /// goes on (counters, rates, in flight, latency and service-time histograms per request
     /// name): ADDR is HOST:PORT or a port on 127.0.0.1. A non-loopback address needs --web-auth.
     #[arg(long, value_name = "ADDR", value_parser = crate::live::server::parse_addr)]
     metrics: Option<std::net::SocketAddr>,
-    /// HTTP basic auth on every route of --metrics: USER:PASS. Required to bind a
+    /// HTTP basic auth on every route of --web and --metrics: USER:PASS. Required to bind a
     /// non-loopback address.
     #[arg(long, value_name = "USER:PASS")]
     web_auth: Option<crate::live::server::Credentials>,
-    /// After the run, keep serving its final figures on --metrics this long, so a scraper reads
-    /// them (Ctrl-C ends it sooner) [default: 0s].
+    /// After the run, keep serving its final figures on --web and --metrics this long, so a
+    /// scraper or the page reads them (Ctrl-C ends it sooner) [default: 0s; with --web, until
+    /// Ctrl-C].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     linger: Option<Duration>,
     #[command(flatten)]
@@ -187,26 +194,39 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         // Refused before the demo target starts, not only before the first request.
         report::check_writable(p).map_err(Failure::Usage)?;
     }
-    if args.metrics.is_none() && (args.web_auth.is_some() || args.linger.is_some()) {
+    if args.metrics.is_none()
+        && args.web.is_none()
+        && (args.web_auth.is_some() || args.linger.is_some())
+    {
         return Err(usage(
-            "--web-auth and --linger apply to --metrics: give --metrics ADDR too",
+            "--web-auth and --linger apply to --web and --metrics: give one of them too",
         ));
     }
-    let live = args.metrics.map(|_| crate::live::Live::new(&plan));
-    let server = match (args.metrics, &live) {
-        (Some(addr), Some(live)) => {
+    let live = (args.metrics.is_some() || args.web.is_some())
+        .then(|| crate::live::Live::new(&plan, args.out.clone()));
+    let mut servers = Vec::new();
+    if let Some(live) = &live {
+        for (addr, flag, page) in [
+            (args.web, "--web", true),
+            (args.metrics, "--metrics", false),
+        ] {
+            let Some(addr) = addr else { continue };
             let server = crate::live::server::Server::start(
                 addr,
-                "--metrics",
+                flag,
                 args.web_auth.clone(),
                 live.clone(),
+                page,
             )
             .map_err(Failure::Usage)?;
-            eprintln!("metrics at http://{}/metrics", server.addr());
-            Some(server)
+            if page {
+                eprintln!("live page at http://{}/", server.addr());
+            } else {
+                eprintln!("metrics at http://{}/metrics", server.addr());
+            }
+            servers.push(server);
         }
-        _ => None,
-    };
+    }
     // The demo target lives as long as the run; dropping it stops it.
     let _demo = match demo {
         Some(config) => {
@@ -234,9 +254,23 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         },
         debug_arrivals: args.debug_arrivals.clone(),
         junit: args.junit.clone(),
-        live,
+        live: live.clone(),
     };
-    let summary = match run::execute(plan, &options, interrupted()) {
+    let stopped_by_page = live.clone();
+    let shutdown = async move {
+        match stopped_by_page {
+            Some(l) => tokio::select! {
+                () = interrupted() => {}
+                () = l.stopped() => eprintln!("stop asked for on the live page"),
+            },
+            None => interrupted().await,
+        }
+    };
+    let result = run::execute(plan, &options, shutdown);
+    if let Some(l) = &live {
+        l.outputs_written();
+    }
+    let summary = match result {
         Ok(s) => s,
         Err(Failure::Unwritten(summary, why)) => {
             print!("{}", report::terminal::render(&summary));
@@ -263,15 +297,32 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
     if let Some(p) = &args.csv {
         eprintln!("CSV files written to {}_*.csv", p.display());
     }
-    if let (Some(server), Some(linger)) = (&server, args.linger.filter(|d| !d.is_zero())) {
+    // With the page, what the run wrote stays there to download until Ctrl-C, as Locust's web
+    // UI stays up; --linger bounds it.
+    let linger = match (args.linger, args.web) {
+        (Some(d), _) => d,
+        (None, Some(_)) => Duration::MAX,
+        (None, None) => Duration::ZERO,
+    };
+    if let Some(server) = servers.first()
+        && !linger.is_zero()
+    {
+        let what = if args.web.is_some() { "/" } else { "/metrics" };
+        let how_long = if linger == Duration::MAX {
+            "until Ctrl-C".to_string()
+        } else {
+            format!(
+                "for {} (Ctrl-C to stop)",
+                humantime::format_duration(linger)
+            )
+        };
         eprintln!(
-            "serving the final figures at http://{}/metrics for {} (Ctrl-C to stop)",
-            server.addr(),
-            humantime::format_duration(linger)
+            "serving the final figures at http://{}{what} {how_long}",
+            server.addr()
         );
         server.linger(linger);
     }
-    drop(server);
+    drop(servers);
     Ok(summary.exit_code)
 }
 

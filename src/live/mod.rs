@@ -6,16 +6,24 @@
 //! snapshot is built outside the lock and swapped in, so a scrape waits for a pointer swap at
 //! most. Everything in it is cumulative from the start (counters only grow), except the gauges.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
 
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Hist};
 use crate::recorder::Recorder;
 use crate::schedule::Schedule;
+use crate::summary::Percentiles;
 
 pub mod metrics;
+pub mod process;
 pub mod server;
+pub mod web;
 
 /// BUCKETS_US are the upper bounds of the latency histograms' buckets, in µs (Prometheus's
 /// `le`, in seconds, once written): 100 µs to 30 s, so loopback and a slow API both resolve.
@@ -25,7 +33,7 @@ pub const BUCKETS_US: [u64; 18] = [
 ];
 
 /// Buckets is one histogram in Prometheus's form: cumulative counts per bound, sum and count.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Buckets {
     /// Values at or below each of `BUCKETS_US`.
     pub cumulative: Vec<u64>,
@@ -53,31 +61,92 @@ impl Buckets {
 }
 
 /// Endpoint is one request name of one scenario, over every stage so far.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Endpoint {
     pub scenario: String,
     pub name: String,
+    pub method: String,
+    pub path: String,
+    pub sla_class: Option<String>,
     /// Successful responses.
     pub successes: u64,
     /// Errors by kind, in `ErrorKind::ALL` order, kinds never seen left out.
     pub errors: Vec<(&'static str, u64)>,
-    /// Latency (from the intended time) of successful responses.
+    /// The first few reasons a response check failed.
+    pub check_failures: Vec<String>,
+    /// Latency (from the intended time) of successful responses, in Prometheus's buckets and
+    /// exactly (µs).
+    #[serde(skip)]
     pub latency: Buckets,
+    pub latency_us: Percentiles,
     /// Service time (sent → complete) of successful responses.
+    #[serde(skip)]
     pub service_time: Buckets,
+    pub service_time_us: Percentiles,
 }
 
 /// ScenarioCounts are one scenario's arrivals so far.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ScenarioCounts {
     pub name: String,
     /// Arrivals the engine got to: issued or dropped.
     pub scheduled: u64,
     pub dropped: u64,
+    /// The stage running now (by the schedule's clock), if the schedule is still going.
+    pub stage: Option<String>,
+}
+
+/// Point is one second of the run, for the live charts: rates, percentiles read from that
+/// second's own histogram (never averaged), errors, in flight and the generator's health.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Point {
+    /// End of the second, from the start.
+    pub t: f64,
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub completed_rate: f64,
+    pub errors: u64,
+    pub error_kinds: Vec<(&'static str, u64)>,
+    pub p50_us: Option<u64>,
+    pub p95_us: Option<u64>,
+    pub p99_us: Option<u64>,
+    pub service_p99_us: Option<u64>,
+    pub in_flight: u64,
+    pub lag_p99_us: Option<u64>,
+    /// Cores this process used over the second, and its resident memory.
+    pub cpu: Option<f64>,
+    pub rss_bytes: Option<u64>,
+}
+
+/// Stage is one stage of the timeline, as planned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stage {
+    pub scenario: String,
+    pub name: String,
+    pub start_s: f64,
+    pub duration_s: f64,
+    pub from_rate: f64,
+    pub to_rate: f64,
+}
+
+/// Headline is the report's headline tiles, as of now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Headline {
+    pub scheduled: u64,
+    pub requests: u64,
+    pub successes: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub dropped: u64,
+    pub latency_us: Percentiles,
+    pub service_time_us: Percentiles,
+    pub dispatch_lag_us: Percentiles,
+    /// Issued arrivals dispatched within `lateness::LAG_BOUND` of their intended time.
+    pub on_time_share: f64,
 }
 
 /// Snapshot is the run as of its last closed second.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Snapshot {
     pub plan: String,
     pub target: String,
@@ -91,25 +160,57 @@ pub struct Snapshot {
     pub in_flight: u64,
     pub scenarios: Vec<ScenarioCounts>,
     pub endpoints: Vec<Endpoint>,
+    pub headline: Headline,
     /// How late the engine got to the arrivals it issued.
+    #[serde(skip)]
     pub dispatch_lag: Buckets,
+    /// The latest second, as the series has it.
+    pub now: Option<Point>,
     /// True once the run has ended and these are its final figures.
     pub finished: bool,
     /// True before the first second closed.
     pub starting: bool,
     /// When the final figures were published.
-    pub finished_at: Option<std::time::Instant>,
+    #[serde(skip)]
+    pub finished_at: Option<Instant>,
 }
 
-/// Live is the snapshot shared between the run and whoever serves it.
+/// Live is the snapshot shared between the run and whoever serves it, with the whole run's
+/// per-second series (so a reloaded page has its history), the stage timeline, and the page's
+/// Stop.
 #[derive(Debug)]
 pub struct Live {
     snapshot: Mutex<Arc<Snapshot>>,
+    series: Mutex<Vec<Point>>,
+    /// The stages as planned, every scenario's.
+    pub timeline: Vec<Stage>,
+    /// Bumped on every publish, for the page's event stream.
+    changed: watch::Sender<u64>,
+    stop: Notify,
+    stop_asked: Mutex<Option<f64>>,
+    /// Where the run writes its files, offered for download once written.
+    pub out_dir: Option<PathBuf>,
+    outputs_written: AtomicBool,
+    cpu: Mutex<process::CpuClock>,
 }
 
 impl Live {
     /// new starts with an empty snapshot of `plan`, marked starting.
-    pub fn new(plan: &Plan) -> Arc<Live> {
+    pub fn new(plan: &Plan, out_dir: Option<PathBuf>) -> Arc<Live> {
+        let mut timeline = Vec::new();
+        for (si, sc) in plan.scenarios.iter().enumerate() {
+            let schedule = sc.schedule(plan.seed, si as u64);
+            for (k, st) in sc.stages.iter().enumerate() {
+                timeline.push(Stage {
+                    scenario: sc.name.clone(),
+                    name: st.name.clone(),
+                    start_s: schedule.stage_start(k).as_secs_f64(),
+                    duration_s: st.duration.as_secs_f64(),
+                    from_rate: plan.shard.share(st.from),
+                    to_rate: plan.shard.share(st.to),
+                });
+            }
+        }
         Arc::new(Live {
             snapshot: Mutex::new(Arc::new(Snapshot {
                 plan: plan.name.clone(),
@@ -117,6 +218,14 @@ impl Live {
                 starting: true,
                 ..Snapshot::default()
             })),
+            series: Mutex::new(Vec::new()),
+            timeline,
+            changed: watch::channel(0).0,
+            stop: Notify::new(),
+            stop_asked: Mutex::new(None),
+            out_dir,
+            outputs_written: AtomicBool::new(false),
+            cpu: Mutex::new(process::CpuClock::start()),
         })
     }
 
@@ -128,7 +237,18 @@ impl Live {
             .clone()
     }
 
-    /// publish replaces the snapshot with the recorder's figures at `elapsed`.
+    /// series is every second published so far.
+    pub fn series(&self) -> Vec<Point> {
+        self.series.lock().expect("never poisoned").clone()
+    }
+
+    /// changes is told of every publish.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// publish replaces the snapshot with the recorder's figures at `elapsed` and, when a
+    /// second closed since the last publish, adds it to the series.
     pub fn publish(
         &self,
         plan: &Plan,
@@ -137,12 +257,110 @@ impl Live {
         elapsed: Duration,
         finished: bool,
     ) {
-        let next = Arc::new(build(plan, schedules, rec, elapsed, finished));
+        let mut next = build(plan, schedules, rec, elapsed, finished);
+        let point = rec.intervals.last().map(|i| {
+            let (cpu, rss) = self.cpu.lock().expect("never poisoned").sample();
+            point(i, rec.last_second.as_ref(), schedules, plan, cpu, rss)
+        });
+        {
+            let mut series = self.series.lock().expect("never poisoned");
+            if let Some(p) = &point
+                && series.last().is_none_or(|l| l.t < p.t)
+            {
+                series.push(p.clone());
+            }
+        }
+        next.now = point;
         *self
             .snapshot
             .lock()
-            .expect("a publisher never panics holding it") = next;
+            .expect("a publisher never panics holding it") = Arc::new(next);
+        self.changed.send_modify(|v| *v += 1);
     }
+
+    /// ask_stop asks the run to stop as Ctrl-C does; it returns false when the run had already
+    /// ended or a stop was already asked for.
+    pub fn ask_stop(&self) -> bool {
+        let s = self.snapshot();
+        let mut asked = self.stop_asked.lock().expect("never poisoned");
+        if s.finished || asked.is_some() {
+            return false;
+        }
+        *asked = Some(s.elapsed_s);
+        self.stop.notify_one();
+        true
+    }
+
+    /// stop_asked is when (seconds into the run, as last published) the page asked to stop.
+    pub fn stop_asked(&self) -> Option<f64> {
+        *self.stop_asked.lock().expect("never poisoned")
+    }
+
+    /// stopped completes when the page asks the run to stop.
+    pub async fn stopped(&self) {
+        self.stop.notified().await
+    }
+
+    /// outputs_written says the run's files are complete, to be offered for download.
+    pub fn outputs_written(&self) {
+        self.outputs_written.store(true, Ordering::Release);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// outputs are the files written so far, once the run has written them all.
+    pub fn outputs(&self) -> Vec<String> {
+        let (Some(dir), true) = (&self.out_dir, self.outputs_written.load(Ordering::Acquire))
+        else {
+            return Vec::new();
+        };
+        web::DOWNLOADS
+            .iter()
+            .filter(|f| dir.join(f).is_file())
+            .map(|f| f.to_string())
+            .collect()
+    }
+}
+
+fn kinds(e: &crate::record::ErrorCounts) -> Vec<(&'static str, u64)> {
+    ErrorKind::ALL
+        .iter()
+        .filter(|&&k| e.get(k) > 0)
+        .map(|&k| (k.name(), e.get(k)))
+        .collect()
+}
+
+fn point(
+    i: &crate::recorder::Interval,
+    second: Option<&crate::recorder::Second>,
+    schedules: &[Schedule],
+    plan: &Plan,
+    cpu: Option<f64>,
+    rss_bytes: Option<u64>,
+) -> Point {
+    let q = |h: &Hist, q: f64| (h.count() > 0).then(|| h.histogram().value_at_quantile(q));
+    let mid = Duration::from_secs_f64((i.end_s - 0.5).max(0.0));
+    let mut p = Point {
+        t: i.end_s,
+        target_rate: plan
+            .shard
+            .share(schedules.iter().map(|s| s.rate_at(mid)).sum()),
+        achieved_rate: (i.scheduled - i.dropped) as f64,
+        completed_rate: (i.successes + i.errors) as f64,
+        errors: i.errors,
+        in_flight: i.in_flight,
+        cpu,
+        rss_bytes,
+        ..Point::default()
+    };
+    if let Some(s) = second {
+        p.p50_us = q(&s.latency, 0.5);
+        p.p95_us = q(&s.latency, 0.95);
+        p.p99_us = q(&s.latency, 0.99);
+        p.service_p99_us = q(&s.service_time, 0.99);
+        p.lag_p99_us = q(&s.dispatch_lag, 0.99);
+        p.error_kinds = kinds(&s.errors);
+    }
+    p
 }
 
 fn build(
@@ -158,8 +376,10 @@ fn build(
     let mut endpoints = Vec::new();
     let mut dispatch_lag = Buckets::default();
     for (si, scenario) in plan.scenarios.iter().enumerate() {
+        let schedule = &schedules[si];
         let mut counts = ScenarioCounts {
             name: scenario.name.clone(),
+            stage: (schedule.stage_at(elapsed)).map(|k| scenario.stages[k].name.clone()),
             ..ScenarioCounts::default()
         };
         for slot in layout.slots(si) {
@@ -173,25 +393,44 @@ fn build(
             let mut e = Endpoint {
                 scenario: scenario.name.clone(),
                 name: spec.name.clone(),
+                method: spec.method.to_string(),
+                path: spec.path.source().to_string(),
+                sla_class: spec.sla_class.clone(),
                 ..Endpoint::default()
             };
-            let mut errors = [0u64; ErrorKind::ALL.len()];
+            let mut all = crate::record::Cell::default();
             for slot in layout.slots(si) {
                 let c = totals.cell(si, ri, slot);
-                e.successes += c.latency.count();
                 e.latency.add(&c.latency);
                 e.service_time.add(&c.service_time);
-                for (k, kind) in ErrorKind::ALL.iter().enumerate() {
-                    errors[k] += c.errors.get(*kind);
-                }
+                all.merge(c);
             }
-            e.errors = (ErrorKind::ALL.iter().zip(errors))
-                .filter(|(_, n)| *n > 0)
-                .map(|(k, n)| (k.name(), n))
-                .collect();
+            e.successes = all.latency.count();
+            e.errors = kinds(&all.errors);
+            e.check_failures = all.check_failures.clone();
+            e.latency_us = Percentiles::of(&all.latency);
+            e.service_time_us = Percentiles::of(&all.service_time);
             endpoints.push(e);
         }
     }
+    let (engine, all) = totals.totals();
+    let whole = crate::lateness::Lateness::of(&engine.dispatch_lag, plan.limits.timeout);
+    let headline = Headline {
+        scheduled: engine.scheduled,
+        requests: all.requests(),
+        successes: all.latency.count(),
+        errors: all.errors.total(),
+        error_rate: if all.requests() == 0 {
+            0.0
+        } else {
+            all.errors.total() as f64 / all.requests() as f64
+        },
+        dropped: engine.dropped,
+        latency_us: Percentiles::of(&all.latency),
+        service_time_us: Percentiles::of(&all.service_time),
+        dispatch_lag_us: Percentiles::of(&engine.dispatch_lag),
+        on_time_share: whole.on_time_share(),
+    };
     let last = rec.intervals.last();
     let duration = schedules
         .iter()
@@ -210,7 +449,9 @@ fn build(
         in_flight: rec.in_flight(),
         scenarios,
         endpoints,
+        headline,
         dispatch_lag,
+        now: None,
         finished,
         starting: false,
         finished_at: finished.then(std::time::Instant::now),

@@ -12,8 +12,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::service::service_fn;
@@ -21,6 +19,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
+use super::web::{self, Body};
 use super::{Live, metrics};
 
 /// Credentials are `--web-auth USER:PASS`.
@@ -111,6 +110,7 @@ impl Server {
         flag: &str,
         auth: Option<Credentials>,
         live: Arc<Live>,
+        page: bool,
     ) -> Result<Server, String> {
         if !addr.ip().is_loopback() && auth.is_none() {
             return Err(format!(
@@ -140,7 +140,7 @@ impl Server {
                             *noted.lock().expect("never poisoned") = Some(Instant::now());
                         }
                     });
-                    serve(listener, auth, served, stopped).await
+                    serve(listener, auth, served, page, stopped).await
                 })
             })
             .map_err(|e| format!("{flag}: could not start its thread: {e}"))?;
@@ -190,6 +190,7 @@ async fn serve(
     listener: std::net::TcpListener,
     auth: Option<Arc<Credentials>>,
     live: Arc<Live>,
+    page: bool,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
@@ -205,7 +206,7 @@ async fn serve(
                 let (auth, live) = (auth.clone(), live.clone());
                 connections.spawn(async move {
                     let service = service_fn(move |req| {
-                        let reply = respond(&req, auth.as_deref(), &live);
+                        let reply = respond(&req, auth.as_deref(), &live, page);
                         async move { Ok::<_, Infallible>(reply) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -217,23 +218,16 @@ async fn serve(
     }
 }
 
-fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(content_type).expect("a valid content type"),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
+    web::full(status, content_type, body)
 }
 
 fn respond(
     req: &Request<Incoming>,
     auth: Option<&Credentials>,
-    live: &Live,
-) -> Response<Full<Bytes>> {
+    live: &Arc<Live>,
+    page: bool,
+) -> Response<Body> {
     if let Some(creds) = auth
         && !creds.admits(req.headers().get(header::AUTHORIZATION))
     {
@@ -248,7 +242,11 @@ fn respond(
         );
         return r;
     }
-    match (req.method(), req.uri().path()) {
+    let path = req.uri().path();
+    if page && let Some(r) = web::route(req, path, live) {
+        return r;
+    }
+    match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/metrics") => reply(
             StatusCode::OK,
             metrics::CONTENT_TYPE,
@@ -267,7 +265,12 @@ fn respond(
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "not found: this metronome run serves /metrics (Prometheus text format)\n".into(),
+            if page {
+                "not found: this metronome run serves its page at /, its API under /api/, and /metrics\n"
+            } else {
+                "not found: this metronome run serves /metrics (Prometheus text format)\n"
+            }
+            .into(),
         ),
     }
 }

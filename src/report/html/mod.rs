@@ -91,7 +91,7 @@ fn open_section(out: &mut String, id: &str) {
     put!(out, "<section id=\"{id}\">\n<h2>{title}</h2>\n");
 }
 
-const CSS: &str = r#"
+pub const CSS: &str = r#"
 :root{--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa;--pass:#1a7f37;--warn:#9a6700;--fail:#cf222e}
 *{box-sizing:border-box}
 body{margin:0;background:#fff;color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans","Helvetica Neue",Arial,sans-serif}
