@@ -173,6 +173,9 @@ pub struct Snapshot {
     /// When the final figures were published.
     #[serde(skip)]
     pub finished_at: Option<Instant>,
+    /// When this snapshot was published (Unix time in ms), so the page can tell how late it
+    /// shows it.
+    pub published_unix_ms: u64,
 }
 
 /// Live is the snapshot shared between the run and whoever serves it, with the whole run's
@@ -455,5 +458,8 @@ fn build(
         finished,
         starting: false,
         finished_at: finished.then(std::time::Instant::now),
+        published_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
     }
 }
