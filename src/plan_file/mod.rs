@@ -109,7 +109,8 @@
 //!   stage's. `error_rate.warn` and `error_rate.fail` are separate fields, so a stage may change one
 //!   and keep the other; `sla` replaces the whole list (`sla = []` judges nothing).
 //! - `${env:NAME}` in a header value is replaced by the environment variable when the plan is
-//!   loaded; an unset variable is an error. Any other `${…}` in a header value is an error.
+//!   loaded; an unset variable is an error. Any other `${…}` in a header value is an error. A
+//!   `Transfer-Encoding` header is an error (every body is sent whole, with its Content-Length).
 //! - In templates, `{name}` is a variable and `{{`/`}}` are literal braces, so a JSON body doubles
 //!   its own braces: `'{{"id": {seq}}}'`. Paths may not contain spaces (percent-encode them).
 //! - A value filled into a path is percent-encoded where a URI needs it (spaces, quotes,

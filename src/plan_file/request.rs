@@ -226,6 +226,32 @@ mod tests {
     use crate::plan_file::Overrides;
     use crate::plan_file::tests::{DATA, SHORT, USERS, load_in_dir, load_str};
 
+    /// error is the error `plan` gives, placed in a file called p.toml.
+    fn error(plan: &str) -> crate::plan_file::PlanError {
+        crate::plan_file::parse(plan, std::path::Path::new("p.toml"), &Overrides::default())
+            .expect_err("the plan is refused")
+    }
+
+    #[test]
+    fn a_transfer_encoding_header_is_refused_where_it_is_written() {
+        // Found by tests/fuzz.rs: such a plan loaded, and only the run refused it, unplaced.
+        let plan = SHORT.replace(
+            "path = \"/health\"",
+            "path = \"/health\"\nheaders = { Accept = \"*/*\", transfer-encoding = \"chunked\" }",
+        );
+        let e = error(&plan);
+        assert_eq!((e.line, e.column), (10, 29), "{e}");
+        assert!(
+            e.message.contains("`transfer-encoding` cannot be set"),
+            "{e}"
+        );
+        assert!(e.help.contains("Content-Length"), "{e}");
+        let e = error(&format!(
+            "[target]\nheaders = {{ \"Transfer-Encoding\" = \"gzip\" }}\n{SHORT}"
+        ));
+        assert_eq!((e.line, e.column), (2, 13), "{e}");
+    }
+
     #[test]
     fn data_files_bodies_and_checks_load() {
         let p = load_in_dir(DATA, &[("users.csv", USERS), ("goal.json", "{\"t\": 1}\n")])

@@ -159,6 +159,16 @@ pub(super) fn headers(ctx: &Ctx, raw: Option<&Map<Spanned<String>>>) -> Result<H
                 "header names are letters, digits and `-`, like Content-Type",
             )
         })?;
+        if name == hyper::http::header::TRANSFER_ENCODING {
+            // The engine frames every body itself; refused here, where the plan can say where,
+            // rather than when the run starts.
+            return Err(ctx.err(
+                key.span(),
+                format!("header `{}` cannot be set", key.get_ref()),
+                "remove it: metronome sends every body whole, with a Content-Length it computes \
+                 itself",
+            ));
+        }
         if let Some(other) = seen.iter().find(|s| s.eq_ignore_ascii_case(key.get_ref())) {
             return Err(ctx.err(
                 key.span(),
