@@ -112,12 +112,15 @@
 //!   loaded; an unset variable is an error. Any other `${…}` in a header value is an error. A
 //!   `Transfer-Encoding` header is an error (every body is sent whole, with its Content-Length).
 //! - In templates, `{name}` is a variable and `{{`/`}}` are literal braces, so a JSON body doubles
-//!   its own braces: `'{{"id": {seq}}}'`. Paths may not contain spaces (percent-encode them).
-//! - A value filled into a path is percent-encoded where a URI needs it (spaces, quotes,
-//!   non-ASCII). A path that could grow past 65,534 bytes once filled in (its longest list item,
-//!   data file field or number, each encoded) is an error when the plan is loaded, so no request
-//!   is ever sent to a different path than the one written.
-//! - `base_url` may have a path but no query; it is checked even when `--host` replaces it.
+//!   its own braces: `'{{"id": {seq}}}'`. Paths may not contain spaces or `#` (percent-encode
+//!   them: `%20`, `%23`; a fragment is never sent).
+//! - A value filled into a path is percent-encoded where a URI needs it (spaces, quotes, `#`,
+//!   non-ASCII), and so is such text written in the path itself. A path that could grow past
+//!   65,534 bytes once filled in (its longest list item, data file field or number, each encoded)
+//!   is an error when the plan is loaded, so no request is ever sent to a different path than the
+//!   one written.
+//! - `base_url` may have a path but no query or fragment; it is checked even when `--host`
+//!   replaces it.
 //! - An SLA class sets at least one target, and p50 <= p95 <= p99 where set.
 //! - With no `base_url` and no `--host`, [`Loaded::has_target`] is false and the caller starts the
 //!   demo target; the plan's target is a placeholder until then.

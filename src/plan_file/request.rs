@@ -70,6 +70,15 @@ pub(super) fn request(ctx: &Ctx, raw: &RawRequest, inherited: &Inherited) -> Res
             "percent-encode it: a space is %20",
         ));
     }
+    if let Some(i) = path_text.find('#') {
+        // Sent as it is, the rest would be a fragment, which never reaches the server.
+        return Err(ctx.err_in(
+            raw.path.span(),
+            i,
+            format!("the path `{path_text}` contains `#`"),
+            "a fragment is never sent to the server; for a `#` in the path or query, write %23",
+        ));
+    }
     let path = template(ctx, &raw.path, inherited.vars)?;
     let longest = path.longest(inherited.vars, crate::engine::escaped_len);
     if longest > crate::engine::MAX_TARGET {
@@ -250,6 +259,18 @@ mod tests {
             "[target]\nheaders = {{ \"Transfer-Encoding\" = \"gzip\" }}\n{SHORT}"
         ));
         assert_eq!((e.line, e.column), (2, 13), "{e}");
+    }
+
+    #[test]
+    fn a_hash_written_in_a_path_is_refused_where_it_is() {
+        // Found by tests/fuzz.rs: "/q?lang=C#" loaded and sent "/q?lang=C".
+        let e = error(&SHORT.replace("\"/health\"", "\"/q?lang=C#\""));
+        assert_eq!((e.line, e.column), (9, 18), "{e}");
+        assert!(e.message.contains("contains `#`"), "{e}");
+        assert!(e.help.contains("%23"), "{e}");
+        let e = error(&format!("[target]\nbase_url = \"http://h/a#b\"\n{SHORT}"));
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("fragment"), "{e}");
     }
 
     #[test]

@@ -116,6 +116,9 @@ enum BaseUrlError {
     /// A query, which would be lost under every request's own.
     #[error("`{0}` has a query; a base URL may only have a path")]
     Query(String),
+    /// A fragment, which is never sent.
+    #[error("`{0}` has a fragment (`#…`); a base URL may only have a path")]
+    Fragment(String),
 }
 
 impl BaseUrlError {
@@ -127,6 +130,9 @@ impl BaseUrlError {
                  http://host/api prefixes every request path)"
             }
             BaseUrlError::Query(_) => "put query parameters in each request's path",
+            BaseUrlError::Fragment(_) => {
+                "remove it: a fragment never reaches the server (write %23 for a `#` in the path)"
+            }
         }
     }
 }
@@ -134,6 +140,9 @@ impl BaseUrlError {
 /// base_target reads a base URL; its path becomes the prefix of every request path.
 fn base_target(url: &str) -> Result<Target, BaseUrlError> {
     let (mut target, path) = Target::parse(url).map_err(|e| BaseUrlError::Unusable(e.message))?;
+    if url.contains('#') {
+        return Err(BaseUrlError::Fragment(url.to_string()));
+    }
     if path.contains('?') {
         return Err(BaseUrlError::Query(url.to_string()));
     }
