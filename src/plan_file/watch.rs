@@ -92,21 +92,30 @@ pub(super) fn watch(ctx: &Ctx, raw: &Spanned<RawWatch>, time_scale: f64) -> Resu
     } else {
         None
     };
-    let scaled = |d: Duration| d.mul_f64(time_scale);
+    // As `Duration::mul_f64`, but a factor that overflows a duration is the flag's error.
+    let scaled = |d: Duration| {
+        Duration::try_from_secs_f64(time_scale * d.as_secs_f64()).map_err(|_| {
+            ctx.flag(
+                format!("--time-scale {time_scale} makes the watch's durations too long"),
+                "use a smaller factor",
+            )
+        })
+    };
     let interval = match &w.interval {
-        Some(v) => scaled(ctx.positive_duration(v, "the watch interval")?),
-        None => scaled(DEFAULT_WATCH_INTERVAL),
+        Some(v) => scaled(ctx.positive_duration(v, "the watch interval")?)?,
+        None => scaled(DEFAULT_WATCH_INTERVAL)?,
     }
     .max(MIN_WATCH_INTERVAL);
     let settle = (w.settle.as_ref())
-        .map(|v| ctx.duration(v))
+        .map(|v| ctx.duration(v).and_then(scaled))
         .transpose()?
-        .map(scaled)
         .unwrap_or_default();
     let window = (w.window.as_ref())
-        .map(|v| ctx.positive_duration(v, "the memory window"))
-        .transpose()?
-        .map(scaled);
+        .map(|v| {
+            ctx.positive_duration(v, "the memory window")
+                .and_then(scaled)
+        })
+        .transpose()?;
     let max_memory_growth = match &w.max_memory_growth {
         Some(g) if !(g.get_ref().is_finite() && *g.get_ref() >= 0.0) => {
             return Err(ctx.err(
@@ -136,9 +145,8 @@ pub(super) fn watch(ctx: &Ctx, raw: &Spanned<RawWatch>, time_scale: f64) -> Resu
         .map(|v| ctx.size(v, "max_memory").map(|n| n as u64))
         .transpose()?;
     let memory_horizon = (w.memory_horizon.as_ref())
-        .map(|v| ctx.positive_duration(v, "memory_horizon"))
-        .transpose()?
-        .map(scaled);
+        .map(|v| ctx.positive_duration(v, "memory_horizon").and_then(scaled))
+        .transpose()?;
     if let (Some(h), None) = (&w.memory_horizon, max_memory_growth) {
         return Err(ctx.err(
             h.span(),
@@ -196,5 +204,25 @@ mod tests {
         );
         assert_eq!(none.plan.watch.unwrap().source, None);
         assert!(load_str(SHORT, &Overrides::default()).plan.watch.is_none());
+    }
+
+    #[test]
+    fn a_time_scale_that_overflows_the_watch_is_the_flags_error() {
+        // Found by tests/fuzz.rs: --time-scale 1e300 with a [watch] panicked in Duration::mul_f64.
+        let e = super::super::parse(
+            &format!("{SHORT}\n[watch]\nmax_memory_growth = 0.2\n"),
+            std::path::Path::new("p.toml"),
+            &Overrides {
+                time_scale: Some(1e300),
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 0, "{e}");
+        assert!(e.message.starts_with("--time-scale 1000"), "{e}");
+        assert!(
+            e.message.ends_with("makes the watch's durations too long"),
+            "{e}"
+        );
     }
 }
