@@ -19,6 +19,8 @@
 //! - [`watch`]: the target's memory and CPU sampled during a run (a process, a cgroup, a
 //!   metrics endpoint), and the memory criteria judged on them.
 //! - [`run`]: one run from preflight to summary; [`cli`]: the command line, one file per verb.
+//! - `fuzzing` (hidden): the parsers the fuzz properties in `tests/fuzz.rs` reach that are
+//!   not public otherwise.
 //! - [`demo`]: the built-in demo target (the plant backend API); [`bench`](mod@bench): the
 //!   engine measured by itself.
 
@@ -30,6 +32,8 @@ pub mod criteria;
 pub mod demo;
 pub mod draw;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lateness;
 pub mod live;
 pub mod plan;

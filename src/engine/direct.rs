@@ -69,7 +69,7 @@ impl AsRawFd for Socket<'_> {
 
 /// Framing is how a response body's end is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub enum Framing {
     None,
     Length(u64),
     Chunked,
@@ -594,6 +594,132 @@ fn chunk_size(line: &[u8]) -> Option<u64> {
         return None;
     }
     u64::from_str_radix(digits, 16).ok()
+}
+
+/// ResponseHead is what [`parse_response_head`] read of a complete response head.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// Bytes the head took, its blank line included.
+    pub len: usize,
+    /// The status code (0 when httparse gave none).
+    pub status: u16,
+    /// How the body ends.
+    pub framing: Framing,
+    /// Whether the target means to keep the connection open.
+    pub keep_alive: bool,
+}
+
+/// parse_response_head is `parse_head` with its result public, for the fuzz tests
+/// (`tests/fuzz.rs`): None while the head is incomplete.
+#[doc(hidden)]
+pub fn parse_response_head(
+    bytes: &[u8],
+    head_only: bool,
+) -> Result<Option<ResponseHead>, ErrorKind> {
+    Ok(
+        parse_head(bytes, head_only)?.map(|(len, status, head)| ResponseHead {
+            len,
+            status,
+            framing: head.framing,
+            keep_alive: head.keep_alive,
+        }),
+    )
+}
+
+/// answer_over_loopback reads, with this module's own reader, the response a loopback peer
+/// sends back to a GET (HEAD when `head_only`): the peer writes `response` in pieces cut at
+/// `cuts`, then closes its side. For the fuzz tests (`tests/fuzz.rs`): the whole reader, chunked
+/// bodies included, run on any bytes. Err says the exchange did not end within 10 s (a hang) or
+/// the loopback could not be set up.
+#[doc(hidden)]
+pub fn answer_over_loopback(
+    response: &[u8],
+    cuts: &[usize],
+    head_only: bool,
+    max_body: usize,
+) -> Result<Reply, String> {
+    use std::io::Read;
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime");
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    let mut sorted: Vec<usize> = cuts.iter().map(|&c| c.min(response.len())).collect();
+    sorted.sort_unstable();
+    for cut in sorted.into_iter().chain([response.len()]) {
+        if cut > at {
+            pieces.push(response[at..cut].to_vec());
+            at = cut;
+        }
+    }
+    let peer = std::thread::spawn(move || -> io::Result<()> {
+        let (mut socket, _) = listener.accept()?;
+        socket.set_nodelay(true)?;
+        socket.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match socket.read(&mut chunk)? {
+                0 => return Ok(()),
+                n => request.extend_from_slice(&chunk[..n]),
+            }
+        }
+        for piece in pieces {
+            if socket.write_all(&piece).is_err() {
+                return Ok(()); // the reader gave up early (a head refused): fine
+            }
+        }
+        // The reader may have given up and gone already.
+        let _ = socket.shutdown(std::net::Shutdown::Write);
+        // Wait for the reader to close (with a reset, below), so neither side keeps TIME_WAIT.
+        while matches!(socket.read(&mut chunk), Ok(n) if n > 0) {}
+        Ok(())
+    });
+    let request: &[u8] = if head_only {
+        b"HEAD / HTTP/1.1\r\nhost: x\r\n\r\n"
+    } else {
+        b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"
+    };
+    let reply = RUNTIME.with(|rt| {
+        rt.block_on(async {
+            let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+            // A reset at close: a campaign of millions of connections leaves no TIME_WAIT.
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt reads one linger struct we own, on the stream's own socket.
+            unsafe {
+                libc::setsockopt(
+                    stream.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&raw const linger).cast(),
+                    size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+            let mut conn = Conn::new(stream).map_err(|e| e.to_string())?;
+            let checks = Checks::default();
+            let reads = ReadHints::default();
+            let exchange = conn.exchange(request, head_only, &checks, max_body, &reads);
+            match tokio::time::timeout(Duration::from_secs(10), exchange).await {
+                Ok(Ok(reply)) => Ok(reply),
+                Ok(Err(Unsent(kind))) => Ok(Reply::failed(kind)),
+                Err(_) => Err("the exchange did not end within 10 s".to_string()),
+            }
+        })
+    });
+    let peer = peer
+        .join()
+        .map_err(|_| "the loopback peer panicked".to_string())?;
+    peer.map_err(|e| format!("the loopback peer failed: {e}"))?;
+    reply
 }
 
 #[cfg(test)]

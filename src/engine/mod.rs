@@ -22,6 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+#[doc(hidden)]
+pub use direct::{Framing, ResponseHead, answer_over_loopback, parse_response_head};
 pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
 pub use pool::{Dialer, Sender, dialer_for};
 pub use sweep::DENSE_RATE;
