@@ -303,3 +303,72 @@ fn with_web_auth_every_request_needs_the_password() {
         "the password was printed: {printed}"
     );
 }
+
+#[test]
+fn behind_a_reverse_proxy_the_page_lives_under_its_base_path() {
+    let target = common::demo(DemoConfig::default());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args([
+            "run",
+            "--url",
+            &format!("{}/health", target.base_url()),
+            "--rate",
+            "50",
+            "--duration",
+            "1s",
+            "--web",
+            "127.0.0.1:0",
+            "--web-base-path",
+            "/lt/run1/",
+            "--linger",
+            "60s",
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = StderrLines::follow(&mut child);
+    let line = stderr.wait_for("the page's address", Duration::from_secs(30), |l| {
+        l.starts_with("live page at http://")
+    });
+    assert!(line.ends_with("/lt/run1/"), "{line}");
+    let addr: SocketAddr = line
+        .trim_start_matches("live page at http://")
+        .trim_end_matches("/lt/run1/")
+        .parse()
+        .unwrap();
+    let (status, page) = get(addr, "GET", "/lt/run1/", "");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("api/snapshot") && !page.contains("\"/api/"),
+        "the page's links are relative"
+    );
+    assert_eq!(get(addr, "GET", "/lt/run1/api/snapshot", "").0, 200);
+    assert_eq!(get(addr, "GET", "/lt/run1/metrics", "").0, 200);
+    let (status, moved) = get(addr, "GET", "/lt/run1", "");
+    assert_eq!(status, 308);
+    assert!(
+        moved.to_ascii_lowercase().contains("location: /lt/run1/"),
+        "{moved}"
+    );
+    for outside in ["/", "/api/snapshot", "/lt/run10/api/snapshot"] {
+        assert_eq!(get(addr, "GET", outside, "").0, 404, "{outside}");
+    }
+    stderr.wait_for("the linger", Duration::from_secs(60), |l| {
+        l.starts_with("serving the final figures")
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert!(child.wait().unwrap().code().is_some());
+    // A base path needs the page, and must look like one.
+    let url = format!("{}/health", target.base_url());
+    for bad in [
+        &["--web-base-path", "/x"][..],
+        &["--web", "0", "--web-base-path", "x"][..],
+    ] {
+        let mut args = vec!["run", "--url", &url, "--rate", "5", "--duration", "1s"];
+        args.extend_from_slice(bad);
+        let o = metronome(&args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
+    }
+}

@@ -152,6 +152,10 @@ pub(super) struct RunArgs {
     /// name): ADDR is HOST:PORT or a port on 127.0.0.1. A non-loopback address needs --web-auth.
     #[arg(long, value_name = "ADDR", value_parser = crate::live::server::parse_addr)]
     metrics: Option<std::net::SocketAddr>,
+    /// Serve --web under this path prefix, for a reverse proxy that forwards /PREFIX/ to it
+    /// (Locust's --web-base-path): the page is then at http://ADDR/PREFIX/.
+    #[arg(long, value_name = "/PREFIX", value_parser = crate::live::server::parse_base_path)]
+    web_base_path: Option<String>,
     /// HTTP basic auth on every route of --web and --metrics: USER:PASS. Required to bind a
     /// non-loopback address.
     #[arg(long, value_name = "USER:PASS")]
@@ -194,6 +198,11 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         // Refused before the demo target starts, not only before the first request.
         report::check_writable(p).map_err(Failure::Usage)?;
     }
+    if args.web.is_none() && args.web_base_path.is_some() {
+        return Err(usage(
+            "--web-base-path applies to --web: give --web [ADDR] too",
+        ));
+    }
     if args.metrics.is_none()
         && args.web.is_none()
         && (args.web_auth.is_some() || args.linger.is_some())
@@ -217,10 +226,15 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
                 args.web_auth.clone(),
                 live.clone(),
                 page,
+                args.web_base_path.clone().filter(|_| page),
             )
             .map_err(Failure::Usage)?;
             if page {
-                eprintln!("live page at http://{}/", server.addr());
+                eprintln!(
+                    "live page at http://{}{}/",
+                    server.addr(),
+                    args.web_base_path.as_deref().unwrap_or_default()
+                );
             } else {
                 eprintln!("metrics at http://{}/metrics", server.addr());
             }
@@ -307,7 +321,11 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
     if let Some(server) = servers.first()
         && !linger.is_zero()
     {
-        let what = if args.web.is_some() { "/" } else { "/metrics" };
+        let what = match (args.web, &args.web_base_path) {
+            (Some(_), Some(base)) => format!("{base}/"),
+            (Some(_), None) => "/".to_string(),
+            (None, _) => "/metrics".to_string(),
+        };
         let how_long = if linger == Duration::MAX {
             "until Ctrl-C".to_string()
         } else {

@@ -91,6 +91,17 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
+/// parse_base_path reads `--web-base-path`: `/prefix`, kept without a trailing slash.
+pub fn parse_base_path(text: &str) -> Result<String, String> {
+    let t = text.trim().trim_end_matches('/');
+    if !text.trim().starts_with('/') || t.contains(['?', '#', ' ']) || t.contains("//") {
+        return Err(format!(
+            "`{text}` is not a base path: give the prefix the reverse proxy serves the page under, such as /metronome"
+        ));
+    }
+    Ok(t.to_string())
+}
+
 /// Server serves a run's live figures until dropped.
 pub struct Server {
     addr: SocketAddr,
@@ -111,6 +122,7 @@ impl Server {
         auth: Option<Credentials>,
         live: Arc<Live>,
         page: bool,
+        base_path: Option<String>,
     ) -> Result<Server, String> {
         if !addr.ip().is_loopback() && auth.is_none() {
             return Err(format!(
@@ -140,7 +152,7 @@ impl Server {
                             *noted.lock().expect("never poisoned") = Some(Instant::now());
                         }
                     });
-                    serve(listener, auth, served, page, stopped).await
+                    serve(listener, auth, served, page, base_path, stopped).await
                 })
             })
             .map_err(|e| format!("{flag}: could not start its thread: {e}"))?;
@@ -191,8 +203,10 @@ async fn serve(
     auth: Option<Arc<Credentials>>,
     live: Arc<Live>,
     page: bool,
+    base_path: Option<String>,
     mut stopped: oneshot::Receiver<()>,
 ) {
+    let base_path = base_path.map(Arc::new);
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
@@ -203,10 +217,10 @@ async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let (auth, live) = (auth.clone(), live.clone());
+                let (auth, live, base) = (auth.clone(), live.clone(), base_path.clone());
                 connections.spawn(async move {
                     let service = service_fn(move |req| {
-                        let reply = respond(&req, auth.as_deref(), &live, page);
+                        let reply = respond(&req, auth.as_deref(), &live, page, base.as_deref().map(|b| b.as_str()));
                         async move { Ok::<_, Infallible>(reply) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -227,6 +241,7 @@ fn respond(
     auth: Option<&Credentials>,
     live: &Arc<Live>,
     page: bool,
+    base_path: Option<&str>,
 ) -> Response<Body> {
     if let Some(creds) = auth
         && !creds.admits(req.headers().get(header::AUTHORIZATION))
@@ -242,7 +257,32 @@ fn respond(
         );
         return r;
     }
-    let path = req.uri().path();
+    let mut path = req.uri().path();
+    if let Some(base) = base_path {
+        // Behind a reverse proxy at `base`: the page's own links are relative, so it works at
+        // `base/`; the bare prefix is sent there, and nothing outside it is served.
+        if path == base {
+            let mut r = reply(
+                StatusCode::PERMANENT_REDIRECT,
+                "text/plain; charset=utf-8",
+                String::new(),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("{base}/")) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            return r;
+        }
+        match path.strip_prefix(base) {
+            Some(rest) if rest.starts_with('/') => path = rest,
+            _ => {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    format!("not found: this metronome run is served under {base}/\n"),
+                );
+            }
+        }
+    }
     if page && let Some(r) = web::route(req, path, live) {
         return r;
     }
