@@ -3,6 +3,8 @@
 //! still small. The realistic fixture comes from a real run of the binary (its summary), with a
 //! timeline and spectra synthesized around it; it is written to target/report-fixture.html.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -62,15 +64,40 @@ fn real_run() -> &'static (Summary, String) {
             .arg(&json)
             .output()
             .expect("metronome runs");
-        assert!(
-            out.status.success(),
+        let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+            panic!(
+                "no JSON summary ({e}): {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let _ = std::fs::remove_file(&json);
+        let mut summary: Summary = serde_json::from_str(&text).expect("summary parses");
+        // A busy machine may make the engine late enough to mark the run not valid, which it
+        // then rightly says; these tests are about the report, so they need every other
+        // criterion to pass, and the run's exit code to be the summary's.
+        assert_eq!(
+            out.status.code(),
+            Some(summary.exit_code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            common::summary_verdict_code(&summary),
+            0,
             "run failed: {}\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = std::fs::read_to_string(&json).expect("JSON summary written");
-        let _ = std::fs::remove_file(&json);
-        let summary: Summary = serde_json::from_str(&text).expect("summary parses");
+        // The fixtures below start from a passed run; an engine made late by a busy machine is
+        // the only failure allowed above, and it is made a warning here, where only the
+        // report's rendering is tested (tests/lateness.rs tests the verdict itself).
+        for c in summary.criteria.iter_mut() {
+            if c.name == "schedule kept" && c.verdict == Verdict::Failed {
+                c.verdict = Verdict::Warned;
+            }
+        }
+        summary.adopt([]);
         let check = Command::new(bin)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["check", "plans/progression.toml"])

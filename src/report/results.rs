@@ -289,6 +289,8 @@ struct Acc {
     latency: Histogram<u64>,
     service: Histogram<u64>,
     lag: Histogram<u64>,
+    /// The three histograms' quantiles, once the bucket is complete and they are let go.
+    read: Option<(Quantiles, Quantiles, Quantiles)>,
     seconds: f64,
 }
 
@@ -309,9 +311,23 @@ pub fn build(summary: Summary, hlog_bytes: &[u8]) -> Result<ReportData, String> 
             latency: empty(),
             service: empty(),
             lag: empty(),
+            read: None,
             seconds: 0.0,
         })
         .collect();
+    // The log is in time order: once it has moved past a bucket, that bucket's quantiles are
+    // read and its histograms let go, so memory holds one bucket's, not a thousand.
+    let settle = |a: &mut Acc| {
+        if a.read.is_none() {
+            a.read = Some((
+                quantiles(&a.latency),
+                quantiles(&a.service),
+                quantiles(&a.lag),
+            ));
+            (a.latency, a.service, a.lag) = (empty(), empty(), empty());
+        }
+    };
+    let mut settled = 0;
     let index =
         |end_s: f64| (((end_s - 1e-6) / width).floor().max(0.0) as usize).min(n.saturating_sub(1));
     for c in &intervals {
@@ -333,7 +349,18 @@ pub fn build(summary: Summary, hlog_bytes: &[u8]) -> Result<ReportData, String> 
     let mut by_name: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut failure = None;
     hlog::read(hlog_bytes, |e| {
-        let a = &mut acc[index(e.start_s + e.length_s)];
+        let i = index(e.start_s + e.length_s);
+        // One bucket of slack: a log's last partial second may end past the next full one.
+        while settled + 1 < i {
+            settle(&mut acc[settled]);
+            settled += 1;
+        }
+        let a = &mut acc[i];
+        if a.read.is_some() {
+            // Out of order after all: take this bucket's figures up again.
+            failure.get_or_insert_with(|| "the interval log is out of time order".to_string());
+            return;
+        }
         let add = |into: &mut Histogram<u64>, h: &Histogram<u64>| into.add(h).is_ok();
         let ok = match e.tag.as_deref() {
             None => add(&mut a.latency, &e.histogram) && add(&mut all_latency, &e.histogram),
@@ -355,9 +382,11 @@ pub fn build(summary: Summary, hlog_bytes: &[u8]) -> Result<ReportData, String> 
     if let Some(f) = failure {
         return Err(f);
     }
+    acc.iter_mut().for_each(settle);
     let buckets = acc
         .into_iter()
         .map(|a| {
+            let (latency, service_time, dispatch_lag) = a.read.expect("every bucket settled");
             let span = (a.counts.end_s - a.counts.start_s).max(1e-9);
             Bucket {
                 start_s: a.counts.start_s,
@@ -373,9 +402,9 @@ pub fn build(summary: Summary, hlog_bytes: &[u8]) -> Result<ReportData, String> 
                 error_kinds: a.counts.kinds,
                 dropped: a.counts.dropped,
                 in_flight: a.counts.in_flight,
-                latency: quantiles(&a.latency),
-                service_time: quantiles(&a.service),
-                dispatch_lag: quantiles(&a.lag),
+                latency,
+                service_time,
+                dispatch_lag,
             }
         })
         .collect();
