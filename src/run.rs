@@ -443,6 +443,9 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
     let prepared = engine::prepare(plan).map_err(Failure::Usage)?;
     let limit = plan.limits.timeout.min(PREFLIGHT_TIMEOUT);
     let dialer = engine::dialer_for(addr, &plan.target, limit).map_err(Failure::Usage)?;
+    // The dialer's own timeout and the one around the whole attempt are the same length, so
+    // either may fire first when the connection never completes: this says which it was.
+    let connected = std::cell::Cell::new(false);
     let attempt = async {
         let opened = dialer.open().await.map_err(|f| match f.kind {
             // With verification off, an untrusted certificate cannot be why: the server most
@@ -461,6 +464,7 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
             },
             kind => format!("could not connect to {url} ({addr}): {}", kind.name()),
         })?;
+        connected.set(true);
         let mut sender = opened.sender;
         let reply = engine::send(&mut sender, &prepared[0][0], plan, 0, 0)
             .await
@@ -478,6 +482,11 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(why)) => Err(Failure::NotValid(format!(
             "preflight failed: {why}. Nothing was scheduled. Is the target running? (--no-preflight skips this check)"
+        ))),
+        Err(_) if !connected.get() => Err(Failure::NotValid(format!(
+            "preflight failed: could not connect to {url} ({addr}): {} (no answer to the connection request within {} s). Nothing was scheduled. Is the target running? (--no-preflight skips this check)",
+            ErrorKind::ConnectTimeout.name(),
+            limit.as_secs_f64()
         ))),
         Err(_) => Err(Failure::NotValid(format!(
             "preflight failed: {url} did not answer within {} s. Nothing was scheduled. (--no-preflight skips this check)",
