@@ -7,10 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{StderrLines, metronome, text};
+use common::{metronome, text};
 use metronome::demo::DemoConfig;
 use prometheus_parse::{Scrape, Value};
 
@@ -85,8 +84,13 @@ fn metrics_scraped_during_a_run_only_grow_and_end_equal_to_the_summary() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args([
+    let common::Serving {
+        mut child,
+        stderr,
+        addr,
+        ..
+    } = common::serving(
+        &[
             "run",
             "--url",
             &format!("{}/health", target.base_url()),
@@ -101,20 +105,9 @@ fn metrics_scraped_during_a_run_only_grow_and_end_equal_to_the_summary() {
             "--out",
             out.to_str().unwrap(),
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = StderrLines::follow(&mut child);
-    let line = stderr.wait_for("the metrics address", Duration::from_secs(30), |l| {
-        l.starts_with("metrics at http://")
-    });
-    let addr: SocketAddr = line
-        .trim_start_matches("metrics at http://")
-        .trim_end_matches("/metrics")
-        .parse()
-        .unwrap();
+        ],
+        "metrics at http://",
+    );
     let mut scrapes: Vec<Figures> = Vec::new();
     let until = Instant::now() + Duration::from_secs(60);
     loop {
@@ -236,8 +229,13 @@ fn a_network_address_without_a_password_is_refused_before_anything_is_sent() {
 #[test]
 fn with_web_auth_every_request_needs_the_password() {
     let target = common::demo(DemoConfig::default());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args([
+    let common::Serving {
+        mut child,
+        mut stderr,
+        addr,
+        ..
+    } = common::serving(
+        &[
             "run",
             "--url",
             &format!("{}/health", target.base_url()),
@@ -252,20 +250,9 @@ fn with_web_auth_every_request_needs_the_password() {
             "--linger",
             "60s",
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = StderrLines::follow(&mut child);
-    let line = stderr.wait_for("the metrics address", Duration::from_secs(30), |l| {
-        l.starts_with("metrics at http://")
-    });
-    let addr: SocketAddr = line
-        .trim_start_matches("metrics at http://")
-        .trim_end_matches("/metrics")
-        .parse()
-        .unwrap();
+        ],
+        "metrics at http://",
+    );
     use base64::Engine;
     let basic = |creds: &str| {
         format!(
@@ -307,8 +294,13 @@ fn with_web_auth_every_request_needs_the_password() {
 #[test]
 fn behind_a_reverse_proxy_the_page_lives_under_its_base_path() {
     let target = common::demo(DemoConfig::default());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args([
+    let common::Serving {
+        mut child,
+        mut stderr,
+        addr,
+        line,
+    } = common::serving(
+        &[
             "run",
             "--url",
             &format!("{}/health", target.base_url()),
@@ -323,21 +315,10 @@ fn behind_a_reverse_proxy_the_page_lives_under_its_base_path() {
             "--linger",
             "60s",
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = StderrLines::follow(&mut child);
-    let line = stderr.wait_for("the page's address", Duration::from_secs(30), |l| {
-        l.starts_with("live page at http://")
-    });
+        ],
+        "live page at http://",
+    );
     assert!(line.ends_with("/lt/run1/"), "{line}");
-    let addr: SocketAddr = line
-        .trim_start_matches("live page at http://")
-        .trim_end_matches("/lt/run1/")
-        .parse()
-        .unwrap();
     let (status, page) = get(addr, "GET", "/lt/run1/", "");
     assert_eq!(status, 200);
     assert!(

@@ -6,13 +6,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::StderrLines;
 use serde_json::{Value, json};
 
 /// http_get fetches `path` from `addr` and returns the body (empty when it could not).
@@ -206,8 +205,13 @@ fn the_live_page_shows_the_run_stops_it_and_ends_with_the_summarys_figures() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut run = Command::new(env!("CARGO_BIN_EXE_metronome"))
-        .args([
+    let common::Serving {
+        child: mut run,
+        mut stderr,
+        addr,
+        ..
+    } = common::serving(
+        &[
             "run",
             "--url",
             &format!("{}/health", target.base_url()),
@@ -220,20 +224,9 @@ fn the_live_page_shows_the_run_stops_it_and_ends_with_the_summarys_figures() {
             "--out",
             out.to_str().unwrap(),
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = StderrLines::follow(&mut run);
-    let line = stderr.wait_for("the page's address", Duration::from_secs(30), |l| {
-        l.starts_with("live page at http://")
-    });
-    let addr: SocketAddr = line
-        .trim_start_matches("live page at http://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+        ],
+        "live page at http://",
+    );
     let mut page = Browser::open(&format!("http://{addr}/"));
     let requests = "document.body.dataset.requests";
     let first = number(

@@ -62,47 +62,29 @@ pub fn render(s: &Snapshot) -> String {
         s.in_flight as f64,
     );
 
-    header(
-        o,
-        "metronome_arrivals_scheduled_total",
-        "counter",
-        "Arrivals the engine got to (issued or dropped).",
-    );
-    for c in &s.scenarios {
-        let _ = writeln!(
-            o,
-            "metronome_arrivals_scheduled_total{{scenario=\"{}\"}} {}",
-            label(&c.name),
-            c.scheduled
-        );
-    }
-    header(
-        o,
-        "metronome_arrivals_sent_total",
-        "counter",
-        "Arrivals issued as requests.",
-    );
-    for c in &s.scenarios {
-        let _ = writeln!(
-            o,
-            "metronome_arrivals_sent_total{{scenario=\"{}\"}} {}",
-            label(&c.name),
-            c.scheduled - c.dropped
-        );
-    }
-    header(
-        o,
-        "metronome_arrivals_dropped_total",
-        "counter",
-        "Arrivals that could not be issued (in-flight bound reached, or no connection free by the end).",
-    );
-    for c in &s.scenarios {
-        let _ = writeln!(
-            o,
-            "metronome_arrivals_dropped_total{{scenario=\"{}\"}} {}",
-            label(&c.name),
-            c.dropped
-        );
+    type Count = fn(&super::ScenarioCounts) -> u64;
+    let arrivals: [(&str, &str, Count); 3] = [
+        (
+            "metronome_arrivals_scheduled_total",
+            "Arrivals the engine got to (issued or dropped).",
+            |c| c.scheduled,
+        ),
+        (
+            "metronome_arrivals_sent_total",
+            "Arrivals issued as requests.",
+            |c| c.scheduled - c.dropped,
+        ),
+        (
+            "metronome_arrivals_dropped_total",
+            "Arrivals that could not be issued (in-flight bound reached, or no connection free by the end).",
+            |c| c.dropped,
+        ),
+    ];
+    for (name, help, count) in arrivals {
+        header(o, name, "counter", help);
+        for c in &s.scenarios {
+            let _ = writeln!(o, "{name}{{scenario=\"{}\"}} {}", label(&c.name), count(c));
+        }
     }
     header(
         o,

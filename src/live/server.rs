@@ -232,10 +232,6 @@ async fn serve(
     }
 }
 
-fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
-    web::full(status, content_type, body)
-}
-
 fn respond(
     req: &Request<Incoming>,
     auth: Option<&Credentials>,
@@ -246,10 +242,10 @@ fn respond(
     if let Some(creds) = auth
         && !creds.admits(req.headers().get(header::AUTHORIZATION))
     {
-        let mut r = reply(
+        let mut r = web::full(
             StatusCode::UNAUTHORIZED,
             "text/plain; charset=utf-8",
-            "this metronome run asks for a user and password (--web-auth)\n".into(),
+            "this metronome run asks for a user and password (--web-auth)\n",
         );
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -262,7 +258,7 @@ fn respond(
         // Behind a reverse proxy at `base`: the page's own links are relative, so it works at
         // `base/`; the bare prefix is sent there, and nothing outside it is served.
         if path == base {
-            let mut r = reply(
+            let mut r = web::full(
                 StatusCode::PERMANENT_REDIRECT,
                 "text/plain; charset=utf-8",
                 String::new(),
@@ -275,7 +271,7 @@ fn respond(
         match path.strip_prefix(base) {
             Some(rest) if rest.starts_with('/') => path = rest,
             _ => {
-                return reply(
+                return web::full(
                     StatusCode::NOT_FOUND,
                     "text/plain; charset=utf-8",
                     format!("not found: this metronome run is served under {base}/\n"),
@@ -287,30 +283,29 @@ fn respond(
         return r;
     }
     match (req.method(), path) {
-        (&Method::GET | &Method::HEAD, "/metrics") => reply(
+        (&Method::GET | &Method::HEAD, "/metrics") => web::full(
             StatusCode::OK,
             metrics::CONTENT_TYPE,
             metrics::render(&live.snapshot()),
         ),
         (_, "/metrics") => {
-            let mut r = reply(
+            let mut r = web::full(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "text/plain; charset=utf-8",
-                "/metrics is read with GET\n".into(),
+                "/metrics is read with GET\n",
             );
             r.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             r
         }
-        _ => reply(
+        _ => web::full(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
             if page {
                 "not found: this metronome run serves its page at /, its API under /api/, and /metrics\n"
             } else {
                 "not found: this metronome run serves /metrics (Prometheus text format)\n"
-            }
-            .into(),
+            },
         ),
     }
 }

@@ -299,3 +299,39 @@ pub fn verdict_code(summary: &serde_json::Value) -> i32 {
 pub fn summary_verdict_code(s: &Summary) -> i32 {
     verdict_code(&serde_json::to_value(s).expect("a summary serialises"))
 }
+
+/// Serving is a `metronome run` child serving its live endpoint.
+pub struct Serving {
+    pub child: std::process::Child,
+    /// Its standard error, followed.
+    pub stderr: StderrLines,
+    /// Where it serves.
+    pub addr: std::net::SocketAddr,
+    /// The line that said so.
+    pub line: String,
+}
+
+/// serving starts `metronome ARGS` (a run with `--web` or `--metrics`) and waits for the line
+/// that names where it serves (`announced`, such as "metrics at http://").
+pub fn serving(args: &[&str], announced: &str) -> Serving {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_metronome"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stderr = StderrLines::follow(&mut child);
+    let line = stderr.wait_for(announced, Duration::from_secs(30), |l| {
+        l.starts_with(announced)
+    });
+    let rest = &line[announced.len()..];
+    let addr = rest[..rest.find('/').unwrap_or(rest.len())]
+        .parse()
+        .unwrap_or_else(|e| panic!("no address in {line:?}: {e}"));
+    Serving {
+        child,
+        stderr,
+        addr,
+        line,
+    }
+}
