@@ -76,6 +76,9 @@ pub struct Recorder {
     pub sink_error: Option<std::io::Error>,
     /// CPU time the worker threads used, summed when they finish.
     pub engine_cpu: Duration,
+    /// How long the worker threads waited for a CPU while ready to run, summed when they
+    /// finish; None when the kernel did not say for any of them.
+    pub engine_cpu_wait: Option<Duration>,
     /// The plan's windowed criteria, judged on every closed second.
     pub windows: Option<Windows>,
     /// The last closed second's histograms, kept for the live view when it asks (`keep_seconds`).
@@ -116,6 +119,7 @@ impl Recorder {
             sink: None,
             sink_error: None,
             engine_cpu: Duration::ZERO,
+            engine_cpu_wait: None,
             recent: Default::default(),
             windows: None,
             last_second: None,
@@ -155,6 +159,9 @@ impl Recorder {
         }
         self.in_flight[h.worker] = h.in_flight;
         self.engine_cpu += h.cpu.unwrap_or_default();
+        if let Some(w) = h.cpu_wait {
+            *self.engine_cpu_wait.get_or_insert(Duration::ZERO) += w;
+        }
         self.done[h.worker] |= h.last;
         self.totals.merge(&h.recording);
         self.interval.merge(&h.recording);

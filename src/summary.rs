@@ -146,6 +146,11 @@ pub struct Summary {
     /// engine_cpu_s per scheduled arrival, in µs.
     #[serde(default)]
     pub engine_cpu_us_per_request: f64,
+    /// How long the worker threads were ready to run but waited for a CPU the machine gave to
+    /// something else: the part of dispatch lag no engine could avoid. Absent where the kernel
+    /// does not say (no `/proc/thread-self/schedstat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_cpu_wait_s: Option<f64>,
     /// How workers waited for intended times.
     #[serde(default)]
     pub pacing: crate::plan::Pacing,
@@ -523,6 +528,7 @@ fn build_inner(
         } else {
             rec.engine_cpu.as_secs_f64() * 1e6 / engine.scheduled as f64
         },
+        engine_cpu_wait_s: rec.engine_cpu_wait.map(|w| w.as_secs_f64()),
         pacing: plan.pacing,
         http: plan.target.transport.http,
         tls: plan.target.transport.tls,

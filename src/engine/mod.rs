@@ -27,7 +27,7 @@ pub use direct::{Framing, ResponseHead, answer_over_loopback, parse_response_hea
 pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
 pub use pool::{Dialer, Sender, dialer_for};
 pub use sweep::DENSE_RATE;
-pub use worker::thread_cpu_time;
+pub use worker::{thread_cpu_time, thread_cpu_wait};
 
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Handover, Layout};

@@ -495,6 +495,16 @@ pub fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// thread_cpu_wait is how long the calling thread has been ready to run but waited for a CPU
+/// (the second figure of `/proc/thread-self/schedstat`), or None where the kernel does not say.
+/// It is the machine's share of the engine's lateness: time the engine could not act however
+/// it was written.
+pub fn thread_cpu_wait() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
 /// hand_over_every_second hands the recording over on every whole second of the run, so every
 /// worker's handover k covers the same second [k − 1, k) and the recorder can close that
 /// second once all of them are in.
@@ -534,5 +544,6 @@ fn hand_over(
         last,
         give_back: shared.give_back.clone(),
         cpu: last.then(thread_cpu_time),
+        cpu_wait: if last { thread_cpu_wait() } else { None },
     });
 }

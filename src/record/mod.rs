@@ -419,6 +419,9 @@ pub struct Handover {
     pub give_back: mpsc::UnboundedSender<Recording>,
     /// With the last handover: the CPU time this worker thread used in all.
     pub cpu: Option<Duration>,
+    /// With the last handover: how long this worker thread was ready to run but waited for a
+    /// CPU, in all, where the kernel says (`/proc/thread-self/schedstat`).
+    pub cpu_wait: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,10 @@ use crate::units::format_us;
 /// left out).
 const ENGINE_BUSY: f64 = 0.95;
 
+/// CPU_WAIT_NOTED is the share of the run's time the worker threads waited for a CPU from which
+/// a run with late arrivals says the machine, not the engine, made them late.
+const CPU_WAIT_NOTED: f64 = 0.01;
+
 fn cell(v: Option<u64>) -> String {
     v.map(format_us).unwrap_or_else(|| "-".into())
 }
@@ -316,6 +320,22 @@ pub fn render(s: &Summary) -> String {
         busy * 100.0,
         s.engine_cpu_us_per_request
     );
+    if let Some(wait) = s.engine_cpu_wait_s {
+        let share = wait / (s.elapsed_s * s.threads.max(1) as f64).max(1e-9);
+        let _ = writeln!(
+            w,
+            "              they waited {:.1} ms for a CPU while ready to run ({:.1}% of their time)",
+            wait * 1e3,
+            share * 100.0
+        );
+        if share >= CPU_WAIT_NOTED && s.lateness.late > 0 {
+            let _ = writeln!(
+                w,
+                "  ! other work on this machine held the worker threads off the CPU for {:.0} ms: that much of the lateness is the machine's, not the schedule's; give the run cores of its own (taskset) or a quieter machine",
+                wait * 1e3
+            );
+        }
+    }
     if busy >= ENGINE_BUSY && s.pacing != crate::plan::Pacing::Precise && s.requests > 0 {
         let _ = writeln!(
             w,
@@ -416,5 +436,27 @@ mod tests {
         let text = render(&s);
         assert!(text.contains("(25% of their time)"), "{text}");
         assert!(!text.contains("were busy"), "{text}");
+    }
+
+    #[test]
+    fn time_the_machine_kept_the_workers_off_the_cpu_is_named_when_arrivals_were_late() {
+        let mut s = crate::report::csv::tests::summary();
+        s.threads = 2;
+        s.elapsed_s = 10.0;
+        s.engine_cpu_wait_s = Some(0.5);
+        let text = render(&s);
+        assert!(
+            text.contains("they waited 500.0 ms for a CPU while ready to run (2.5% of their time)"),
+            "{text}"
+        );
+        assert!(!text.contains("held the worker threads off"), "{text}");
+        s.lateness.late = 3;
+        let text = render(&s);
+        assert!(
+            text.contains("other work on this machine held the worker threads off the CPU for 500 ms"),
+            "{text}"
+        );
+        s.engine_cpu_wait_s = None;
+        assert!(!render(&s).contains("for a CPU"));
     }
 }

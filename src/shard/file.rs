@@ -47,6 +47,9 @@ pub struct RunFile {
     pub connections_opened: usize,
     pub preflight_answered: bool,
     pub engine_cpu_s: f64,
+    /// How long the worker threads waited for a CPU (absent where the kernel does not say).
+    #[serde(default)]
+    pub engine_cpu_wait_s: Option<f64>,
     /// The recorder's per-second counts, by end of second from this run's start.
     pub intervals: Vec<Interval>,
     pub recording: SavedRecording,
@@ -69,6 +72,7 @@ impl RunFile {
             connections_opened: facts.connections_opened,
             preflight_answered: facts.preflight_answered,
             engine_cpu_s: rec.engine_cpu.as_secs_f64(),
+            engine_cpu_wait_s: rec.engine_cpu_wait.map(|w| w.as_secs_f64()),
             intervals: rec.intervals.clone(),
             recording: SavedRecording::of(&rec.totals),
         }

@@ -153,6 +153,7 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
 
     let mut totals = None;
     let mut cpu = Duration::ZERO;
+    let mut cpu_wait: Option<Duration> = None;
     let mut intervals: Vec<Interval> = Vec::new();
     let mut facts = RunFacts {
         started_at: t0,
@@ -177,6 +178,9 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
             Some(t) => t.merge(&r),
         }
         cpu += Duration::from_secs_f64(s.file.engine_cpu_s.max(0.0));
+        if let Some(w) = s.file.engine_cpu_wait_s {
+            *cpu_wait.get_or_insert(Duration::ZERO) += Duration::from_secs_f64(w.max(0.0));
+        }
         let shift = Duration::from_secs_f64(offset);
         facts.elapsed = facts
             .elapsed
@@ -219,6 +223,7 @@ pub fn merge(mut shards: Vec<Shard>, out: &Path) -> Result<Summary, MergeError> 
     rec.totals = totals;
     rec.intervals = intervals;
     rec.engine_cpu = cpu;
+    rec.engine_cpu_wait = cpu_wait;
     let mut summary = summary::build(&plan, &rec, &facts);
     summary.target = shards[0].summary.target.clone();
     // Windows are judged where the seconds were seen: each shard's verdict, on its share.
