@@ -24,6 +24,11 @@
 //! - [`demo`]: the built-in demo target (the plant backend API); [`bench`](mod@bench): the
 //!   engine measured by itself.
 
+// The unit tests count allocations (engine::handover's test); the binary uses mimalloc.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: engine::Counting = engine::Counting;
+
 pub mod bench;
 pub mod check;
 pub mod cli;

@@ -9,6 +9,7 @@
 pub mod checks;
 mod direct;
 mod exchange;
+mod handover;
 mod pacer;
 mod pool;
 mod sweep;
@@ -25,9 +26,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 #[doc(hidden)]
 pub use direct::{Framing, ResponseHead, answer_over_loopback, parse_response_head};
 pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
+#[cfg(test)]
+pub use handover::Counting;
+pub use handover::{thread_cpu_time, thread_cpu_wait};
 pub use pool::{Dialer, Sender, dialer_for};
 pub use sweep::DENSE_RATE;
-pub use worker::{thread_cpu_time, thread_cpu_wait};
 
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Handover, Layout};

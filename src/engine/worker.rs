@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::exchange::{self, Prepared};
+use super::handover::Handing;
 use super::pacer::Pacer;
 use super::pool::{Dialer, Pool};
 use super::sweep::{DENSE_RATE, Sweep};
 use crate::plan::{Pacing, Plan, Scenario};
-use crate::record::{ErrorKind, Handover, Layout, Outcome, Recording};
+use crate::record::{ErrorKind, Handover, Layout, Outcome};
 use crate::schedule::{Arrival, Shard};
 
 /// Ready is a worker's report that its connections are open and it waits for the start.
@@ -70,7 +71,7 @@ struct WorkerState {
     pool: Pool,
     /// Where responses on cleartext HTTP/1.1 connections are read when the pacer wakes.
     sweep: Option<Rc<Sweep>>,
-    recording: RefCell<Recording>,
+    handing: Handing,
     in_flight: Cell<usize>,
     max_in_flight: usize,
     /// Tasks issuing arrivals now: never more than the pool has slots.
@@ -86,9 +87,6 @@ struct WorkerState {
     prepared: Arc<Vec<Vec<Prepared>>>,
     plan: Arc<Plan>,
     timeout: Duration,
-    /// Emptied recordings the recorder sends back for reuse.
-    returned: RefCell<mpsc::UnboundedReceiver<Recording>>,
-    give_back: mpsc::UnboundedSender<Recording>,
 }
 
 /// run is a worker thread's body.
@@ -103,7 +101,6 @@ pub fn run(setup: Setup) {
 
 async fn work(mut setup: Setup) {
     let limits = &setup.plan.limits;
-    let (give_back, returned) = mpsc::unbounded_channel();
     let mut pool = Pool::new(
         setup.dialer.clone(),
         &setup.plan.target.transport,
@@ -120,7 +117,7 @@ async fn work(mut setup: Setup) {
     let shared = Rc::new(WorkerState {
         pool,
         sweep,
-        recording: RefCell::new(Recording::new(setup.layout.clone())),
+        handing: Handing::new(setup.layout.clone()),
         in_flight: Cell::new(0),
         max_in_flight: setup.max_in_flight,
         tasks: Cell::new(0),
@@ -131,8 +128,6 @@ async fn work(mut setup: Setup) {
         prepared: setup.prepared.clone(),
         plan: setup.plan.clone(),
         timeout: limits.timeout,
-        returned: RefCell::new(returned),
-        give_back,
     });
     let (opened, error) = shared.pool.preopen(setup.connections).await;
     let ready = Ready {
@@ -158,7 +153,12 @@ async fn work(mut setup: Setup) {
     pace(&setup, &shared, start).await;
     drain(&shared, &mut setup.stop.clone()).await;
     ticker.abort();
-    hand_over(&shared, setup.index, &setup.handover, true);
+    shared.handing.hand_over(
+        setup.index,
+        shared.in_flight.get() as u64,
+        &setup.handover,
+        true,
+    );
 }
 
 /// pace issues this worker's arrivals at their intended times until the schedule ends or the
@@ -301,8 +301,8 @@ fn dispatch(shared: &Rc<WorkerState>, plan: &Plan, scenario: usize, a: Arrival, 
     if shared.in_flight.get() >= shared.max_in_flight {
         let lag = Instant::now().saturating_duration_since(intended);
         shared
-            .recording
-            .borrow_mut()
+            .handing
+            .recording()
             .dispatched(scenario, slot(&a), lag, true);
         return;
     }
@@ -331,7 +331,7 @@ fn dispatch(shared: &Rc<WorkerState>, plan: &Plan, scenario: usize, a: Arrival, 
 /// dispatched_now records that the engine got to `job` now, and returns now.
 fn dispatched_now(shared: &WorkerState, job: &Job) -> Instant {
     let now = Instant::now();
-    shared.recording.borrow_mut().dispatched(
+    shared.handing.recording().dispatched(
         job.scenario,
         slot(&job.arrival),
         now.saturating_duration_since(job.intended),
@@ -393,7 +393,7 @@ async fn issue(shared: &Rc<WorkerState>, job: Job) {
         }
     };
     let Some(mut lease) = lease else {
-        shared.recording.borrow_mut().abandoned(scenario, slot);
+        shared.handing.recording().abandoned(scenario, slot);
         return;
     };
     let mut outcome = Outcome {
@@ -462,7 +462,7 @@ async fn issue(shared: &Rc<WorkerState>, job: Job) {
         break;
     }
     drop(lease);
-    shared.recording.borrow_mut().outcome(&outcome);
+    shared.handing.recording().outcome(&outcome);
 }
 
 /// drain waits for issued arrivals to end: those still waiting for a connection get up to the
@@ -484,27 +484,6 @@ async fn drain(shared: &WorkerState, stop: &mut watch::Receiver<Option<Instant>>
     }
 }
 
-/// thread_cpu_time is the CPU time (user and system) the calling thread has used.
-pub fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// thread_cpu_wait is how long the calling thread has been ready to run but waited for a CPU
-/// (the second figure of `/proc/thread-self/schedstat`), or None where the kernel does not say.
-/// It is the machine's share of the engine's lateness: time the engine could not act however
-/// it was written.
-pub fn thread_cpu_wait() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
-}
-
 /// hand_over_every_second hands the recording over on every whole second of the run, so every
 /// worker's handover k covers the same second [k − 1, k) and the recorder can close that
 /// second once all of them are in.
@@ -519,31 +498,8 @@ async fn hand_over_every_second(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        hand_over(&shared, worker, &tx, false);
+        shared
+            .handing
+            .hand_over(worker, shared.in_flight.get() as u64, &tx, false);
     }
-}
-
-/// hand_over sends the recording to the recorder and starts a fresh one: a recording the
-/// recorder sent back emptied when there is one, so the worker does not allocate and zero
-/// histograms on its pacing thread.
-fn hand_over(
-    shared: &WorkerState,
-    worker: usize,
-    tx: &mpsc::UnboundedSender<Handover>,
-    last: bool,
-) {
-    let fresh = match shared.returned.borrow_mut().try_recv() {
-        Ok(r) => r,
-        Err(_) => Recording::new(shared.recording.borrow().layout().clone()),
-    };
-    let recording = std::mem::replace(&mut *shared.recording.borrow_mut(), fresh);
-    let _ = tx.send(Handover {
-        worker,
-        recording,
-        in_flight: shared.in_flight.get() as u64,
-        last,
-        give_back: shared.give_back.clone(),
-        cpu: last.then(thread_cpu_time),
-        cpu_wait: if last { thread_cpu_wait() } else { None },
-    });
 }

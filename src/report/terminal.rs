@@ -453,7 +453,9 @@ mod tests {
         s.lateness.late = 3;
         let text = render(&s);
         assert!(
-            text.contains("other work on this machine held the worker threads off the CPU for 500 ms"),
+            text.contains(
+                "other work on this machine held the worker threads off the CPU for 500 ms"
+            ),
             "{text}"
         );
         s.engine_cpu_wait_s = None;
