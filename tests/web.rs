@@ -344,3 +344,169 @@ fn the_live_page_shows_the_run_stops_it_and_ends_with_the_summarys_figures() {
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(s["exit_code"].as_i64().unwrap() as i32));
 }
+
+/// choose sets the start page's field `id` to `value` as a person would, telling the page.
+fn choose(page: &mut Browser, id: &str, value: &str) {
+    page.eval(&format!(
+        "(() => {{ const e = document.getElementById({}); e.value = {}; e.dispatchEvent(new Event('change')); }})()",
+        json!(id),
+        json!(value)
+    ));
+}
+
+/// verdict is what the start page's run list should say of a run's summary.
+fn verdict(s: &Value) -> &'static str {
+    if s["partial"] == true {
+        "partial"
+    } else if s["passed"] == true {
+        "passed"
+    } else {
+        "failed"
+    }
+}
+
+#[test]
+fn the_start_page_checks_a_plan_starts_runs_one_at_a_time_and_lists_their_verdicts() {
+    let target = common::demo(metronome::demo::DemoConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    let common::Serving {
+        child: mut ui,
+        addr,
+        ..
+    } = common::serving(
+        &["ui", "127.0.0.1:0", "--out-root", root.to_str().unwrap()],
+        "start page at http://",
+    );
+    let mut page = Browser::open(&format!("http://{addr}/"));
+    page.wait_for(
+        "the start page",
+        "document.body.dataset.ready",
+        Duration::from_secs(30),
+        |v| v == "true",
+    );
+
+    // A plan of the user's, pasted, with a mistake on line 3: checked on the page.
+    choose(&mut page, "plan", "a plan file of mine…");
+    choose(&mut page, "text", "seed = 1\n[target]\ntimeout = 5\n");
+    page.eval("document.getElementById('check').click()");
+    let line = page.wait_for(
+        "the check's line",
+        "document.getElementById('checked').dataset.line",
+        Duration::from_secs(30),
+        |v| v.as_str().is_some_and(|s| !s.is_empty()),
+    );
+    assert_eq!(line, "3");
+    assert_eq!(
+        page.eval("document.getElementById('checked').dataset.column"),
+        "11"
+    );
+    let said = page.eval("document.getElementById('checked').textContent");
+    assert!(
+        said.as_str().unwrap().starts_with("uploaded.toml:3:11:"),
+        "{said}"
+    );
+    assert!(
+        std::fs::read_dir(&root).unwrap().next().is_none(),
+        "a check starts nothing"
+    );
+
+    // The shipped smoke plan, its 30 s compressed to 6, checked and then started.
+    choose(&mut page, "plan", "smoke.toml");
+    choose(&mut page, "time-scale", "0.2");
+    choose(&mut page, "seed", "7");
+    page.eval("document.getElementById('check').click()");
+    page.wait_for(
+        "the plan described",
+        "document.getElementById('checked').textContent",
+        Duration::from_secs(30),
+        |v| v.as_str().is_some_and(|s| s.starts_with("plan smoke")),
+    );
+    page.eval("document.getElementById('start').click()");
+    let first = page.wait_for(
+        "the run started",
+        "document.body.dataset.run || ''",
+        Duration::from_secs(30),
+        |v| v.as_str().is_some_and(|s| s.ends_with("-smoke")),
+    );
+    let first = first.as_str().unwrap().to_string();
+    // One run at a time: another start while it goes on is refused, saying why.
+    let refused = page.eval(
+        "fetch('api/start', {method: 'POST', body: JSON.stringify({plan: 'smoke.toml'})}).then(async r => [r.status, (await r.json()).message])",
+    );
+    assert_eq!(refused[0], 409, "{refused}");
+    assert!(
+        refused[1].as_str().unwrap().contains("still going"),
+        "{refused}"
+    );
+    // Watched on its own live page, inside the start page.
+    page.wait_for(
+        "the run's figures",
+        "(document.getElementById('live').contentDocument?.body?.dataset.requests) || '0'",
+        Duration::from_secs(30),
+        |v| number(v) > 0,
+    );
+    page.wait_for(
+        "the run to end",
+        "document.body.dataset.ended",
+        Duration::from_secs(60),
+        |v| v == "true",
+    );
+    let summary = |id: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(root.join(id).join("summary.json")).unwrap()).unwrap()
+    };
+    let smoke = summary(&first);
+    assert_eq!(smoke["seed"], 7);
+    assert_eq!(smoke["partial"], false);
+    let listed = |page: &mut Browser, id: &str| {
+        page.wait_for(
+            "the run listed with its verdict",
+            &format!(
+                "(() => {{ const r = document.querySelector('#runs tr[data-id={}]'); return r ? r.cells[1].textContent : ''; }})()",
+                json!(id)
+            ),
+            Duration::from_secs(30),
+            |v| v.as_str().is_some_and(|s| !s.is_empty() && s != "running"),
+        )
+    };
+    assert_eq!(listed(&mut page, &first), verdict(&smoke));
+
+    // Another after it: quick mode against a target of the test's.
+    choose(&mut page, "plan", "quick mode (URL, rate, duration)");
+    choose(&mut page, "url", &format!("{}/health", target.base_url()));
+    choose(&mut page, "rate", "50");
+    choose(&mut page, "duration", "2s");
+    choose(&mut page, "time-scale", "");
+    choose(&mut page, "seed", "");
+    page.eval("document.getElementById('start').click()");
+    let second = page.wait_for(
+        "the second run",
+        "document.body.dataset.run",
+        Duration::from_secs(30),
+        |v| v.as_str().is_some_and(|s| s.ends_with("-quick")),
+    );
+    let second = second.as_str().unwrap().to_string();
+    page.wait_for(
+        "the second run to end",
+        "document.body.dataset.ended",
+        Duration::from_secs(60),
+        |v| v == "true",
+    );
+    let quick = summary(&second);
+    assert_eq!(quick["requests"], 100);
+    assert_eq!(listed(&mut page, &second), verdict(&quick));
+    assert_eq!(listed(&mut page, &first), verdict(&smoke));
+    let downloaded = page.eval(&format!(
+        "fetch('runs/{second}/summary.json').then(r => r.json()).then(j => j.requests)"
+    ));
+    assert_eq!(downloaded, quick["requests"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("start-page.png");
+    page.screenshot(&shot);
+    drop(page);
+
+    // Ctrl-C ends the page, and the run it still serves.
+    unsafe { libc::kill(ui.id() as i32, libc::SIGINT) };
+    let status = ui.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

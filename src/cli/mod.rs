@@ -1,7 +1,7 @@
 //! Command line: the verb table, dispatch and exit codes.
 //!
 //! Each verb is one file that owns its flags, their validation and what it runs: `run.rs`,
-//! `check.rs`, `report.rs`, `merge.rs`, `serve.rs` and `bench.rs`; flags two verbs share are declared once in
+//! `check.rs`, `report.rs`, `merge.rs`, `serve.rs`, `bench.rs` and `ui.rs`; flags two verbs share are declared once in
 //! `flags.rs`. Parsing code only validates; a bad flag is refused with exit 2 before anything is
 //! sent. This module knows no verb's flags: it parses, dispatches, and maps the outcome to the
 //! process exit code (0, 1 for a failed run, 2 for bad usage, 3 for a run that cannot be valid).
@@ -13,6 +13,7 @@ mod merge;
 mod report;
 mod run;
 mod serve;
+mod ui;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,9 @@ enum Command {
     /// Measure the engine itself: the machine's timer floor, then rising rates until the
     /// schedule no longer holds, with dispatch lag, CPU per request and memory.
     Bench(bench::BenchArgs),
+    /// Serve a start page to pick a plan (shipped, uploaded, or quick mode), check it, start
+    /// it, watch it live and list past runs with their verdicts, one run at a time.
+    Ui(ui::UiArgs),
 }
 
 /// main parses the command line, runs the command and returns the process exit code.
@@ -64,6 +68,7 @@ pub fn main() -> i32 {
         Command::Merge(args) => merge::command(args),
         Command::Bench(args) => bench::command(args),
         Command::Serve(args) => serve::command(args),
+        Command::Ui(args) => ui::command(args),
     };
     match result {
         Ok(code) => code,

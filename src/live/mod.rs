@@ -23,6 +23,7 @@ use crate::summary::Percentiles;
 pub mod metrics;
 pub mod process;
 pub mod server;
+pub mod ui;
 pub mod web;
 
 /// BUCKETS_US are the upper bounds of the latency histograms' buckets, in µs (Prometheus's

@@ -6,7 +6,9 @@
 //! HTTP basic auth (`--web-auth USER:PASS`), which then guards every route.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -102,10 +104,38 @@ pub fn parse_base_path(text: &str) -> Result<String, String> {
     Ok(t.to_string())
 }
 
-/// Server serves a run's live figures until dropped.
+/// Site is what a server answers once a request has passed its credentials and base path.
+pub trait Site: Send + Sync + 'static {
+    /// answer answers `req` for `path` (the base path taken off).
+    fn answer(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        path: String,
+    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+}
+
+/// RunSite is one run's page and API (`page`), and its `/metrics`.
+struct RunSite {
+    live: Arc<Live>,
+    page: bool,
+}
+
+impl Site for RunSite {
+    fn answer(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        path: String,
+    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        let reply = run_routes(&req, &path, &self.live, self.page);
+        Box::pin(std::future::ready(reply))
+    }
+}
+
+/// Server serves a site (a run's live figures, or `metronome ui`) until dropped.
 pub struct Server {
     addr: SocketAddr,
-    live: Arc<Live>,
+    /// The run served, whose final figures `linger` waits after.
+    live: Option<Arc<Live>>,
     /// When the last stop signal came, seen on the server's own thread so that one that
     /// arrives while the run writes its outputs still ends the linger.
     signalled: Arc<Mutex<Option<Instant>>>,
@@ -122,6 +152,23 @@ impl Server {
         auth: Option<Credentials>,
         live: Arc<Live>,
         page: bool,
+        base_path: Option<String>,
+    ) -> Result<Server, String> {
+        let site = Arc::new(RunSite {
+            live: live.clone(),
+            page,
+        });
+        let mut server = Server::start_site(addr, flag, auth, site, base_path)?;
+        server.live = Some(live);
+        Ok(server)
+    }
+
+    /// start_site binds `addr` and serves `site` on a thread of its own, as `start` does.
+    pub fn start_site(
+        addr: SocketAddr,
+        flag: &str,
+        auth: Option<Credentials>,
+        site: Arc<dyn Site>,
         base_path: Option<String>,
     ) -> Result<Server, String> {
         if !addr.ip().is_loopback() && auth.is_none() {
@@ -141,7 +188,7 @@ impl Server {
         let (stop, stopped) = oneshot::channel();
         let auth = auth.map(Arc::new);
         let signalled = Arc::new(Mutex::new(None));
-        let (served, noted) = (live.clone(), signalled.clone());
+        let noted = signalled.clone();
         let thread = thread::Builder::new()
             .name("metronome-live".into())
             .spawn(move || {
@@ -152,13 +199,13 @@ impl Server {
                             *noted.lock().expect("never poisoned") = Some(Instant::now());
                         }
                     });
-                    serve(listener, auth, served, page, base_path, stopped).await
+                    serve(listener, auth, site, base_path, stopped).await
                 })
             })
             .map_err(|e| format!("{flag}: could not start its thread: {e}"))?;
         Ok(Server {
             addr,
-            live,
+            live: None,
             signalled,
             stop: Some(stop),
             thread: Some(thread),
@@ -173,10 +220,8 @@ impl Server {
     /// linger keeps serving for `d` after the run's final figures were published, or until a
     /// stop signal that came after them.
     pub fn linger(&self, d: Duration) {
-        let from = self
-            .live
-            .snapshot()
-            .finished_at
+        let from = (self.live.as_ref())
+            .and_then(|l| l.snapshot().finished_at)
             .unwrap_or_else(Instant::now);
         while from.elapsed() < d {
             if (*self.signalled.lock().expect("never poisoned")).is_some_and(|t| t > from) {
@@ -201,8 +246,7 @@ impl Drop for Server {
 async fn serve(
     listener: std::net::TcpListener,
     auth: Option<Arc<Credentials>>,
-    live: Arc<Live>,
-    page: bool,
+    site: Arc<dyn Site>,
     base_path: Option<String>,
     mut stopped: oneshot::Receiver<()>,
 ) {
@@ -217,11 +261,14 @@ async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let (auth, live, base) = (auth.clone(), live.clone(), base_path.clone());
+                let (auth, site, base) = (auth.clone(), site.clone(), base_path.clone());
                 connections.spawn(async move {
                     let service = service_fn(move |req| {
-                        let reply = respond(&req, auth.as_deref(), &live, page, base.as_deref().map(|b| b.as_str()));
-                        async move { Ok::<_, Infallible>(reply) }
+                        let (auth, site, base) = (auth.clone(), site.clone(), base.clone());
+                        async move {
+                            let reply = respond(req, auth.as_deref(), site, base.as_deref().map(|b| b.as_str())).await;
+                            Ok::<_, Infallible>(reply)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -232,11 +279,10 @@ async fn serve(
     }
 }
 
-fn respond(
-    req: &Request<Incoming>,
+async fn respond(
+    req: Request<Incoming>,
     auth: Option<&Credentials>,
-    live: &Arc<Live>,
-    page: bool,
+    site: Arc<dyn Site>,
     base_path: Option<&str>,
 ) -> Response<Body> {
     if let Some(creds) = auth
@@ -253,7 +299,8 @@ fn respond(
         );
         return r;
     }
-    let mut path = req.uri().path();
+    let uri_path = req.uri().path().to_string();
+    let mut path = uri_path.as_str();
     if let Some(base) = base_path {
         // Behind a reverse proxy at `base`: the page's own links are relative, so it works at
         // `base/`; the bare prefix is sent there, and nothing outside it is served.
@@ -279,6 +326,12 @@ fn respond(
             }
         }
     }
+    let path = path.to_string();
+    site.answer(req, path).await
+}
+
+/// run_routes are a run's: its page and API when `page`, and `/metrics`.
+fn run_routes(req: &Request<Incoming>, path: &str, live: &Arc<Live>, page: bool) -> Response<Body> {
     if page && let Some(r) = web::route(req, path, live) {
         return r;
     }

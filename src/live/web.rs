@@ -53,7 +53,7 @@ pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> R
     r
 }
 
-fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
+pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     full(
         status,
         "application/json",
@@ -63,7 +63,7 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
 
 /// same_origin says whether a state-changing request came from this server's own page: no
 /// Origin (a script such as curl) or one naming this host, and no cross-site fetch metadata.
-fn same_origin(req: &Request<Incoming>) -> bool {
+pub fn same_origin(req: &Request<Incoming>) -> bool {
     let host = req
         .headers()
         .get(header::HOST)
@@ -192,19 +192,23 @@ fn download(live: &Live, name: &str) -> Response<Body> {
     };
     match std::fs::read(dir.join(name)) {
         Ok(bytes) => {
-            let kind = match name.rsplit('.').next() {
-                Some("json") => "application/json",
-                Some("html") => "text/html; charset=utf-8",
-                Some("csv") => "text/csv; charset=utf-8",
-                _ => "text/plain; charset=utf-8",
-            };
-            let mut r = full(StatusCode::OK, kind, bytes);
+            let mut r = full(StatusCode::OK, content_type(name), bytes);
             if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
                 r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
             }
             r
         }
         Err(_) => not_found(),
+    }
+}
+
+/// content_type is the media type of a file a run writes, by its name.
+pub fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("json") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        _ => "text/plain; charset=utf-8",
     }
 }
 
@@ -304,7 +308,7 @@ fn charts(live: &Live) -> Charts {
         Chart {
             title: title.into(),
             x: time_axis(0.0, hi),
-            y: linear_axis(ymax.max(1e-9), y_label),
+            y: linear_axis(ymax, y_label),
             series,
             vlines: stages.clone(),
             hlines: Vec::new(),
