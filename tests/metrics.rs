@@ -353,3 +353,75 @@ fn behind_a_reverse_proxy_the_page_lives_under_its_base_path() {
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
     }
 }
+
+#[test]
+fn the_start_page_is_as_safe_as_a_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    let root = root.to_str().unwrap();
+    // Off loopback without a password: refused before it serves.
+    let o = metronome(&["ui", "0.0.0.0:0", "--out-root", root]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--web-auth USER:PASS"), "{}", text(&o));
+    // An --out-root it cannot write: refused before it serves.
+    let o = metronome(&["ui", "127.0.0.1:0", "--out-root", "/proc/metronome-runs"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--out-root"), "{}", text(&o));
+
+    let common::Serving {
+        mut child, addr, ..
+    } = common::serving(
+        &[
+            "ui",
+            "127.0.0.1:0",
+            "--out-root",
+            root,
+            "--web-auth",
+            "admin:s3cret",
+        ],
+        "start page at http://",
+    );
+    use base64::Engine;
+    let basic = format!(
+        "Authorization: Basic {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode("admin:s3cret")
+    );
+    for path in [
+        "/",
+        "/api/runs",
+        "/api/plans",
+        "/run/api/snapshot",
+        "/runs/x/summary.json",
+    ] {
+        let (status, response) = get(addr, "GET", path, "");
+        assert_eq!(status, 401, "{path}: {response}");
+    }
+    for path in ["/api/check", "/api/start"] {
+        let (status, response) = get(addr, "POST", path, "");
+        assert_eq!(status, 401, "POST {path}: {response}");
+        // With the password, another site's page still cannot start or check a run here.
+        let cross = format!("{basic}Origin: http://elsewhere.example\r\n");
+        let (status, response) = get(addr, "POST", path, &cross);
+        assert_eq!(status, 403, "cross-origin POST {path}: {response}");
+        let (status, _) = get(addr, "GET", path, &basic);
+        assert_eq!(status, 405, "GET {path}");
+    }
+    let (status, response) = get(addr, "GET", "/api/plans", &basic);
+    assert_eq!(status, 200, "{response}");
+    assert!(response.contains("soak-24h.toml"), "{response}");
+    // Only the files a run writes are served from its folder, never a path out of it.
+    for path in [
+        "/runs/../Cargo.toml",
+        "/runs/x/../../etc/passwd",
+        "/runs/x/plan.toml",
+    ] {
+        let (status, _) = get(addr, "GET", path, &basic);
+        assert_eq!(status, 404, "{path}");
+    }
+    assert!(
+        std::fs::read_dir(root).unwrap().next().is_none(),
+        "nothing was started"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

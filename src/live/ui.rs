@@ -180,7 +180,13 @@ impl Ui {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .unwrap_or("uploaded.toml");
-                Some((name.to_string(), text.to_string()))
+                // Kept beside the run's files under a name none of them has.
+                let name = if name.ends_with(".toml") {
+                    name.to_string()
+                } else {
+                    format!("{name}.toml")
+                };
+                Some((name, text.to_string()))
             }
             _ => None,
         };
