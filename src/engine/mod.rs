@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
 #[doc(hidden)]
-pub use direct::{Framing, ResponseHead, answer_over_loopback, parse_response_head};
+pub use direct::{BenchClient, Framing, ResponseHead, answer_over_loopback, parse_response_head};
 pub use exchange::{MAX_TARGET, Prepared, Reply, Unsent, escaped_len, send};
 #[cfg(test)]
 pub use handover::Counting;
