@@ -320,6 +320,14 @@ pub fn render(s: &Summary) -> String {
         busy * 100.0,
         s.engine_cpu_us_per_request
     );
+    if s.pacing == crate::plan::Pacing::Coarse && s.requests > 0 {
+        let _ = writeln!(
+            w,
+            "  ! coarse pacing added its dispatch lag to every latency: p50 {}, p99 {} (tokio's millisecond timer releases arrivals in batches); default pacing sends each on time for more CPU",
+            cell(s.dispatch_lag_us.p50),
+            cell(s.dispatch_lag_us.p99)
+        );
+    }
     if let Some(wait) = s.engine_cpu_wait_s {
         let share = wait / (s.elapsed_s * s.threads.max(1) as f64).max(1e-9);
         let _ = writeln!(
@@ -436,6 +444,23 @@ mod tests {
         let text = render(&s);
         assert!(text.contains("(25% of their time)"), "{text}");
         assert!(!text.contains("were busy"), "{text}");
+    }
+
+    #[test]
+    fn coarse_pacing_says_what_it_adds_to_every_latency() {
+        let mut s = crate::report::csv::tests::summary();
+        s.pacing = Pacing::Coarse;
+        s.dispatch_lag_us.p50 = Some(480);
+        s.dispatch_lag_us.p99 = Some(1_760);
+        let text = render(&s);
+        assert!(
+            text.contains(
+                "coarse pacing added its dispatch lag to every latency: p50 480µs, p99 1.76ms"
+            ),
+            "{text}"
+        );
+        s.pacing = Pacing::Default;
+        assert!(!render(&s).contains("coarse pacing added"));
     }
 
     #[test]
