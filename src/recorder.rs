@@ -76,6 +76,9 @@ pub struct Recorder {
     pub sink_error: Option<std::io::Error>,
     /// CPU time the worker threads used, summed when they finish.
     pub engine_cpu: Duration,
+    /// CPU time the run's own thread used from the start to the end of the drain: merging the
+    /// handovers, closing each second, the progress line, the streamed files, the live view.
+    pub recorder_cpu: Duration,
     /// How long the worker threads waited for a CPU while ready to run, summed when they
     /// finish; None when the kernel did not say for any of them.
     pub engine_cpu_wait: Option<Duration>,
@@ -120,6 +123,7 @@ impl Recorder {
             sink_error: None,
             engine_cpu: Duration::ZERO,
             engine_cpu_wait: None,
+            recorder_cpu: Duration::ZERO,
             recent: Default::default(),
             windows: None,
             last_second: None,

@@ -248,6 +248,9 @@ async fn drive(
         );
     }
     let start = engine.start;
+    // What this thread spends from here on is the recorder's share of the run: merging the
+    // handovers, closing each second, the progress line, the streamed files, the live view.
+    let bookkeeping_from = engine::thread_cpu_time();
     if let Some(w) = &watching {
         w.started(start);
     }
@@ -367,6 +370,7 @@ async fn drive(
     if let Some(live) = &options.live {
         live.publish(&plan, &schedules, &recorder, elapsed, true);
     }
+    recorder.recorder_cpu = engine::thread_cpu_time().saturating_sub(bookkeeping_from);
     let mut incomplete: Vec<String> = Vec::new();
     if let Some((s, e)) = &sink_failed {
         incomplete.push(format!("writing the per-second results (interval log, history) failed {s} s into the run ({e}): they stop there"));

@@ -146,6 +146,11 @@ pub struct Summary {
     /// engine_cpu_s per scheduled arrival, in µs.
     #[serde(default)]
     pub engine_cpu_us_per_request: f64,
+    /// CPU time the run's own thread used from the start to the end of the drain (the
+    /// recorder merging handovers and closing seconds, the progress line, the streamed files,
+    /// the live view), per scheduled arrival, in µs; 0 on a merged result.
+    #[serde(default)]
+    pub recorder_cpu_us_per_request: f64,
     /// How long the worker threads were ready to run but waited for a CPU the machine gave to
     /// something else: the part of dispatch lag no engine could avoid. Absent where the kernel
     /// does not say (no `/proc/thread-self/schedstat`).
@@ -529,6 +534,11 @@ fn build_inner(
             rec.engine_cpu.as_secs_f64() * 1e6 / engine.scheduled as f64
         },
         engine_cpu_wait_s: rec.engine_cpu_wait.map(|w| w.as_secs_f64()),
+        recorder_cpu_us_per_request: if engine.scheduled == 0 {
+            0.0
+        } else {
+            rec.recorder_cpu.as_secs_f64() * 1e6 / engine.scheduled as f64
+        },
         pacing: plan.pacing,
         http: plan.target.transport.http,
         tls: plan.target.transport.tls,

@@ -273,6 +273,10 @@ fn read_on_wakes(hold: Duration) -> (metronome::summary::Summary, common::Stampe
     let s = run(plan);
     assert_eq!(s.requests, 1_200);
     assert_eq!(s.errors, 0, "{:?}", s.error_kinds);
+    // The run's own costs are measured, not left at zero: its bookkeeping thread's CPU, and
+    // how long the workers waited for a CPU (the kernel keeps schedstat on this machine).
+    assert!(s.recorder_cpu_us_per_request > 0.0, "{s:?}");
+    assert!(s.engine_cpu_wait_s.is_some(), "{s:?}");
     (s, server)
 }
 

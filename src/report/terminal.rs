@@ -320,6 +320,13 @@ pub fn render(s: &Summary) -> String {
         busy * 100.0,
         s.engine_cpu_us_per_request
     );
+    if s.recorder_cpu_us_per_request > 0.0 {
+        let _ = writeln!(
+            w,
+            "              the recorder, progress line and streamed files used {:.2} µs per arrival on the run's own thread",
+            s.recorder_cpu_us_per_request
+        );
+    }
     if s.pacing == crate::plan::Pacing::Coarse && s.requests > 0 {
         let _ = writeln!(
             w,
