@@ -7,6 +7,7 @@
 #   scripts/compare.sh                       # rates 10000 and 30000, 15 s each
 #   RATES="10000" DURATION=30s scripts/compare.sh
 #   METRONOME=path/to/metronome scripts/compare.sh   # skip `cargo build --release`
+#   WRK2=/tmp/wrk2src/wrk scripts/compare.sh          # wrk2 built from ../shared/peers/
 #
 # Setup: nginx `return 200 "ok"` (1 worker, no access log) on 127.0.0.1:18080 pinned to core 0;
 # every load generator pinned to core 1 with 50 connections. CPU per request is the tool's
@@ -88,11 +89,13 @@ if ! command -v cc >/dev/null; then
   say "installing gcc (Debian package) for the punctual floor"
   apt_install gcc || { say "cannot install a C compiler: no punctual-floor row"; have_floor=0; }
 fi
+# wrk2: WRK2=path, else `wrk2` on PATH (its source is in ../shared/peers/, see the README there).
 have_wrk2=0
-if command -v wrk2 >/dev/null; then
+WRK2=${WRK2:-$(command -v wrk2 || true)}
+if [ -n "$WRK2" ] && [ -x "$WRK2" ]; then
   have_wrk2=1
 else
-  say "wrk2 is not on PATH (it is not a Debian package): no wrk2 row"
+  say "no wrk2 (WRK2=path, or wrk2 on PATH; it is not a Debian package): no wrk2 row"
 fi
 
 if [ -n "${METRONOME:-}" ]; then
@@ -308,11 +311,13 @@ EOF
   if [ "$have_wrk2" -eq 1 ]; then
     name="wrk2-$R"
     say "wrk2 -R $R for $DURATION"
-    timed "$name" wrk2 -t1 -c"$CONNECTIONS" -d"$DURATION" -R"$R" --latency "$URL"
+    timed "$name" "$WRK2" -t1 -c"$CONNECTIONS" -d"$DURATION" -R"$R" --latency "$URL"
     count=$(wrk_count "$tmp/$name.out")
     p50=$(wrk_p50_us "$tmp/$name.out")
     per=$(us_per_request "$name" "${count:-0}")
     achieved=$(rate_of "${count:-0}")
+    cpu_per_req[$name]=$per
+    p50_of[$name]=$p50
     rows+=("wrk2|$R|$achieved|$per|$p50|${count} requests")
   fi
 done
@@ -342,7 +347,7 @@ echo "|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do
   echo "| ${row//|/ | } |"
 done
-for peer in oha hey floor; do
+for peer in oha hey wrk2 floor; do
   have_var="have_$peer"
   if [ "${!have_var}" -ne 1 ]; then continue; fi
   echo
@@ -374,7 +379,7 @@ EOF
 done
 if [ "$have_wrk2" -eq 0 ]; then
   echo
-  echo "wrk2 was not on PATH (not a Debian package), so it has no row."
+  echo "wrk2 was not found (WRK2=path, or on PATH; not a Debian package), so it has no row."
 fi
 echo
 echo "Command: RATES=\"$RATES\" DURATION=$DURATION scripts/compare.sh"

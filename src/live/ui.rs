@@ -57,6 +57,8 @@ pub struct Ui {
     exe: PathBuf,
     /// `--out-root`: each run's folder is made here.
     root: PathBuf,
+    /// Held while a run is being started.
+    starting: Mutex<()>,
     current: Mutex<Option<Current>>,
 }
 
@@ -151,6 +153,7 @@ impl Ui {
         Arc::new(Ui {
             exe,
             root,
+            starting: Mutex::new(()),
             current: Mutex::new(None),
         })
     }
@@ -259,9 +262,14 @@ impl Ui {
             Ok(c) => c,
             Err(refused) => return (StatusCode::BAD_REQUEST, refused),
         };
-        let mut current = self.current.lock().expect("never poisoned");
-        if let Some(c) = current.as_mut() {
-            if !c.seen.lock().expect("never poisoned").ended {
+        // One start at a time; `current` itself is held only for moments, so the page's
+        // polls are answered while a run's process starts.
+        let _starting = self.starting.lock().expect("never poisoned");
+        let old = {
+            let mut current = self.current.lock().expect("never poisoned");
+            if let Some(c) = current.as_ref()
+                && !c.seen.lock().expect("never poisoned").ended
+            {
                 return (
                     StatusCode::CONFLICT,
                     Checked::refused(format!(
@@ -270,9 +278,11 @@ impl Ui {
                     )),
                 );
             }
-            end(c);
+            current.take()
+        };
+        if let Some(mut c) = old {
+            end(&mut c);
         }
-        *current = None;
         let stem = chosen
             .plan
             .as_ref()
@@ -314,7 +324,7 @@ impl Ui {
         );
         match self.spawn(&id, &dir, &argv) {
             Ok(c) => {
-                *current = Some(c);
+                *self.current.lock().expect("never poisoned") = Some(c);
                 (
                     StatusCode::OK,
                     Checked {
@@ -504,7 +514,9 @@ impl Ui {
     /// stop_all stops the current run, if it goes on, and waits for its process: its reports
     /// are written, marked partial, as on Ctrl-C.
     pub fn stop_all(&self) {
-        if let Some(mut c) = self.current.lock().expect("never poisoned").take() {
+        let _starting = self.starting.lock().expect("never poisoned");
+        let current = self.current.lock().expect("never poisoned").take();
+        if let Some(mut c) = current {
             end(&mut c);
         }
     }
