@@ -6,6 +6,7 @@
 #
 #   scripts/compare.sh                       # rates 10000 and 30000, 15 s each
 #   RATES="10000" DURATION=30s scripts/compare.sh
+#   TLS_RATES="" scripts/compare.sh                # without the HTTPS and HTTP/2 rows (default 5000 20000)
 #   METRONOME=path/to/metronome scripts/compare.sh   # skip `cargo build --release`
 #   WRK2=/tmp/wrk2src/wrk scripts/compare.sh          # wrk2 built from ../shared/peers/
 #
@@ -21,6 +22,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RATES=${RATES:-"10000 30000"}
+# Rates for HTTPS/1.1, h2c and HTTPS/2 (metronome beside oha); empty to skip them.
+TLS_RATES=${TLS_RATES-"5000 20000"}
+TLS_PORT=18443
+H2C_PORT=18081
 DURATION=${DURATION:-15s}
 CONNECTIONS=50
 PORT=18080
@@ -129,6 +134,29 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# HTTPS and h2c servers beside the cleartext one, with a certificate made for this run.
+tls_servers=""
+if [ -n "$TLS_RATES" ]; then
+  if command -v openssl >/dev/null && openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>"$tmp/openssl.err"; then
+    tls_servers="
+  server {
+    listen 127.0.0.1:${TLS_PORT} ssl http2 reuseport;
+    ssl_certificate $tmp/cert.pem;
+    ssl_certificate_key $tmp/key.pem;
+    location / { return 200 \"ok\"; }
+  }
+  server {
+    listen 127.0.0.1:${H2C_PORT} http2 reuseport;
+    location / { return 200 \"ok\"; }
+  }"
+  else
+    say "cannot make a certificate with openssl: no HTTPS or HTTP/2 rows"
+    TLS_RATES=""
+  fi
+fi
+
 cat >"$tmp/nginx.conf" <<EOF
 daemon off;
 master_process on;
@@ -148,7 +176,7 @@ http {
   server {
     listen 127.0.0.1:${PORT} reuseport;
     location / { return 200 "ok"; }
-  }
+  }${tls_servers}
 }
 EOF
 say "starting nginx on 127.0.0.1:${PORT}, pinned to core ${TARGET_CORE}"
@@ -211,59 +239,73 @@ if [ "$have_wrk" -eq 1 ]; then
   base_p50=$(wrk_p50_us "$tmp/base.out")
 fi
 
-for R in $RATES; do
-  for pacing in "${pacings[@]}"; do
-    name="metronome-$pacing-$R"
-    label="metronome"
-    args=()
-    if [ "${#pacings[@]}" -gt 1 ]; then
-      label="metronome --pacing $pacing"
-      args=(--pacing "$pacing")
-    fi
-    say "$label at $R/s for $DURATION"
-    timed "$name" "$MET" run --url "$URL" --rate "$R" --duration "$DURATION" \
-      --connections "$CONNECTIONS" --threads 1 "${args[@]}" --quiet --json "$tmp/$name.json"
-    if [ ! -s "$tmp/$name.json" ]; then
-      say "$label wrote no JSON summary: no row"
-      continue
-    fi
-    IFS='|' read -r count achieved p50 lag50 lag99 < <(python3 - "$tmp/$name.json" <<'EOF'
+# metronome_row NAME LABEL RATE URL ARGS...: one metronome run at RATE against URL, and its row.
+metronome_row() {
+  local name=$1 label=$2 R=$3 url=$4
+  shift 4
+  say "$label at $R/s for $DURATION"
+  timed "$name" "$MET" run --url "$url" --rate "$R" --duration "$DURATION" \
+    --connections "$CONNECTIONS" --threads 1 "$@" --quiet --json "$tmp/$name.json"
+  if [ ! -s "$tmp/$name.json" ]; then
+    say "$label wrote no JSON summary: no row"
+    return
+  fi
+  local count achieved p50 lag50 lag99 per
+  IFS='|' read -r count achieved p50 lag50 lag99 < <(python3 - "$tmp/$name.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 lag = s.get("dispatch_lag_us") or {}
 print("|".join(str(v) for v in (
     s["requests"], round(s["achieved_rate"]), s["latency_us"]["p50"],
     lag.get("p50"), lag.get("p99"))))
-EOF
-    )
-    per=$(us_per_request "$name" "$count")
-    cpu_per_req[$name]=$per
-    p50_of[$name]=$p50
-    rows+=("$label|$R|$achieved|$per|$p50|dispatch lag p50 ${lag50} µs, p99 ${lag99} µs; ${count} requests")
-  done
+PY
+  )
+  per=$(us_per_request "$name" "$count")
+  cpu_per_req[$name]=$per
+  p50_of[$name]=$p50
+  rows+=("$label|$R|$achieved|$per|$p50|dispatch lag p50 ${lag50} µs, p99 ${lag99} µs; ${count} requests")
+}
 
-  if [ "$have_oha" -eq 1 ]; then
-    name="oha-$R"
-    say "oha -q $R for $DURATION"
-    timed "$name" oha -z "$DURATION" -q "$R" -c "$CONNECTIONS" --latency-correction \
-      --no-tui --output-format json "$URL"
-    if python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/$name.out" 2>/dev/null; then
-      IFS='|' read -r count achieved p50 < <(python3 - "$tmp/$name.out" "$secs" <<'EOF'
+# oha_row NAME LABEL RATE URL ARGS...: one oha run at RATE against URL, and its row.
+oha_row() {
+  local name=$1 label=$2 R=$3 url=$4
+  shift 4
+  say "$label at $R/s for $DURATION"
+  timed "$name" oha -z "$DURATION" -q "$R" -c "$CONNECTIONS" --latency-correction \
+    --no-tui --output-format json "$@" "$url"
+  if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/$name.out" 2>/dev/null; then
+    say "oha printed no JSON: no row"
+    return
+  fi
+  local count achieved p50 per
+  IFS='|' read -r count achieved p50 < <(python3 - "$tmp/$name.out" "$secs" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 count = sum(s.get("statusCodeDistribution", {}).values())
 p50 = s["latencyPercentiles"]["p50"]
 print("|".join(str(v) for v in (count, round(count / float(sys.argv[2])),
                                 round(p50 * 1e6) if p50 is not None else None)))
-EOF
-      )
-      per=$(us_per_request "$name" "$count")
-      cpu_per_req[$name]=$per
-      p50_of[$name]=$p50
-      rows+=("oha -q (latency correction)|$R|$achieved|$per|$p50|${count} responses")
-    else
-      say "oha printed no JSON: no row"
+PY
+  )
+  per=$(us_per_request "$name" "$count")
+  cpu_per_req[$name]=$per
+  p50_of[$name]=$p50
+  rows+=("$label|$R|$achieved|$per|$p50|${count} responses")
+}
+
+for R in $RATES; do
+  for pacing in "${pacings[@]}"; do
+    label="metronome"
+    args=()
+    if [ "${#pacings[@]}" -gt 1 ]; then
+      label="metronome --pacing $pacing"
+      args=(--pacing "$pacing")
     fi
+    metronome_row "metronome-$pacing-$R" "$label" "$R" "$URL" "${args[@]}"
+  done
+
+  if [ "$have_oha" -eq 1 ]; then
+    oha_row "oha-$R" "oha -q (latency correction)" "$R" "$URL"
   fi
 
   if [ "$have_hey" -eq 1 ]; then
@@ -322,6 +364,26 @@ EOF
   fi
 done
 
+# HTTPS/1.1, h2c and HTTPS/2: metronome's default pacing beside oha, at TLS_RATES.
+protocols=()
+if [ -n "$TLS_RATES" ]; then
+  protocols=("https1" "h2c" "https2")
+fi
+declare -A proto_label=([https1]="HTTPS/1.1" [h2c]="h2c" [https2]="HTTPS/2")
+for R in $TLS_RATES; do
+  for proto in "${protocols[@]}"; do
+    case $proto in
+      https1) url="https://127.0.0.1:${TLS_PORT}/"; margs=(--insecure --http 1.1); oargs=(--insecure) ;;
+      h2c) url="http://127.0.0.1:${H2C_PORT}/"; margs=(--http 2); oargs=(--http2) ;;
+      https2) url="https://127.0.0.1:${TLS_PORT}/"; margs=(--insecure --http 2); oargs=(--insecure --http2) ;;
+    esac
+    metronome_row "metronome-$proto-$R" "metronome ${proto_label[$proto]}" "$R" "$url" "${margs[@]}"
+    if [ "$have_oha" -eq 1 ]; then
+      oha_row "oha-$proto-$R" "oha ${proto_label[$proto]}" "$R" "$url" "${oargs[@]}"
+    fi
+  done
+done
+
 if [ "$have_wrk" -eq 1 ]; then
   name="wrk"
   say "wrk closed loop (no rate) for $DURATION"
@@ -349,7 +411,7 @@ for row in "${rows[@]}"; do
 done
 for peer in oha hey wrk2 floor; do
   have_var="have_$peer"
-  if [ "${!have_var}" -ne 1 ]; then continue; fi
+  if [ "${!have_var}" -ne 1 ] || [ -z "${RATES// /}" ]; then continue; fi
   echo
   if [ "$peer" = floor ]; then
     echo "| metronome ÷ punctual floor | rate (/s) | CPU per request |"
@@ -377,9 +439,31 @@ EOF
     done
   done
 done
+if [ "${#protocols[@]}" -gt 0 ] && [ "$have_oha" -eq 1 ]; then
+  echo
+  echo "| metronome ÷ oha, HTTPS and HTTP/2 | rate (/s) | CPU per request | p50 |"
+  echo "|---|---|---|---|"
+  for R in $TLS_RATES; do
+    for proto in "${protocols[@]}"; do
+      m="metronome-$proto-$R"
+      o="oha-$proto-$R"
+      if [ -z "${cpu_per_req[$m]:-}" ] || [ -z "${cpu_per_req[$o]:-}" ]; then continue; fi
+      python3 - "${proto_label[$proto]}" "$R" "${cpu_per_req[$m]}" "${cpu_per_req[$o]}" "${p50_of[$m]}" "${p50_of[$o]}" <<'EOF'
+import sys
+proto, rate, mc, oc, mp, op = sys.argv[1:]
+def ratio(a, b):
+    try:
+        return f"{float(a) / float(b):.2f}"
+    except (ValueError, ZeroDivisionError):
+        return "n/a"
+print(f"| {proto} | {rate} | {ratio(mc, oc)} | {ratio(mp, op)} |")
+EOF
+    done
+  done
+fi
 if [ "$have_wrk2" -eq 0 ]; then
   echo
   echo "wrk2 was not found (WRK2=path, or on PATH; not a Debian package), so it has no row."
 fi
 echo
-echo "Command: RATES=\"$RATES\" DURATION=$DURATION scripts/compare.sh"
+echo "Command: RATES=\"$RATES\" TLS_RATES=\"$TLS_RATES\" DURATION=$DURATION scripts/compare.sh"
