@@ -8,48 +8,58 @@
 //! own. One run at a time; the last one stays served (its final figures and files) until the
 //! next starts.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+mod asked;
+mod child;
+mod forward;
+
+use self::asked::{Asked, Checked};
+use self::child::{Current, end};
+use self::forward::forward;
 use super::server::Site;
 use super::web::{self, Body, DOWNLOADS};
-use crate::plan_file::{self, Overrides};
 
 /// SHIPPED are the plans in the repository's `plans/`, built in so the page offers them
 /// wherever the binary runs.
 pub const SHIPPED: [(&str, &str); 7] = [
-    ("smoke.toml", include_str!("../../plans/smoke.toml")),
-    ("load-10.toml", include_str!("../../plans/load-10.toml")),
-    ("load-50.toml", include_str!("../../plans/load-50.toml")),
-    ("load-100.toml", include_str!("../../plans/load-100.toml")),
+    ("smoke.toml", include_str!("../../../plans/smoke.toml")),
+    ("load-10.toml", include_str!("../../../plans/load-10.toml")),
+    ("load-50.toml", include_str!("../../../plans/load-50.toml")),
+    (
+        "load-100.toml",
+        include_str!("../../../plans/load-100.toml"),
+    ),
     (
         "progression.toml",
-        include_str!("../../plans/progression.toml"),
+        include_str!("../../../plans/progression.toml"),
     ),
-    ("spike-200.toml", include_str!("../../plans/spike-200.toml")),
-    ("soak-24h.toml", include_str!("../../plans/soak-24h.toml")),
+    (
+        "spike-200.toml",
+        include_str!("../../../plans/spike-200.toml"),
+    ),
+    (
+        "soak-24h.toml",
+        include_str!("../../../plans/soak-24h.toml"),
+    ),
 ];
 
 /// MAX_BODY is the largest request body the page may send (a plan's text, in JSON).
-const MAX_BODY: usize = 512 * 1024;
+pub(crate) const MAX_BODY: usize = 512 * 1024;
 
 /// RUN_BASE is where the current run's own page is served, forwarded to its process.
 const RUN_BASE: &str = "/run";
 
-const PAGE: &str = include_str!("ui.html");
+const PAGE: &str = include_str!("page.html");
 
 /// Ui is the start page's server side: where runs go and the one running now.
 pub struct Ui {
@@ -60,81 +70,6 @@ pub struct Ui {
     /// Held while a run is being started.
     starting: Mutex<()>,
     current: Mutex<Option<Current>>,
-}
-
-/// Current is the last run started: its process and what it has said.
-struct Current {
-    id: String,
-    child: Child,
-    seen: Arc<Mutex<Seen>>,
-}
-
-/// Seen is what a run's process printed on its standard error that the page needs.
-#[derive(Default)]
-struct Seen {
-    /// Where its live page listens, once it said.
-    addr: Option<SocketAddr>,
-    /// Set once its run ended (it serves its final figures) or the process exited.
-    ended: bool,
-    exited: bool,
-    /// Its standard error, line by line (the last 200).
-    log: Vec<String>,
-}
-
-/// Asked is what the page sends to check or start a run.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Asked {
-    /// A shipped plan's name.
-    plan: Option<String>,
-    /// An uploaded plan's text, and its file name.
-    text: Option<String>,
-    name: Option<String>,
-    /// Quick mode, when neither plan nor text is given: URL (empty for the demo target), rate
-    /// and duration.
-    url: Option<String>,
-    rate: Option<String>,
-    duration: Option<String>,
-    host: Option<String>,
-    time_scale: Option<String>,
-    seed: Option<String>,
-}
-
-/// Checked is what the page shows of a check or a refused start.
-#[derive(Debug, Serialize)]
-struct Checked {
-    ok: bool,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    column: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-}
-
-impl Checked {
-    fn refused(message: impl Into<String>) -> Checked {
-        Checked {
-            ok: false,
-            message: message.into(),
-            line: None,
-            column: None,
-            id: None,
-        }
-    }
-}
-
-/// opt is a form field's value, trimmed, when it has one.
-fn opt(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// Chosen is a checked request: the plan's text (none in quick mode) and the run's flags.
-struct Chosen {
-    plan: Option<(String, String)>,
-    args: Vec<String>,
-    description: String,
 }
 
 /// RunListed is one run folder on the page's list.
@@ -158,107 +93,10 @@ impl Ui {
         })
     }
 
-    /// check reads what was asked into a run's flags, or says what is wrong with it.
-    fn check(asked: &Asked) -> Result<Chosen, Checked> {
-        let mut args = Vec::new();
-        for (flag, value) in [
-            ("--time-scale", opt(&asked.time_scale)),
-            ("--seed", opt(&asked.seed)),
-        ] {
-            if let Some(v) = value {
-                args.extend([flag.to_string(), v.to_string()]);
-            }
-        }
-        let source = match (opt(&asked.plan), asked.text.as_deref()) {
-            (Some(name), _) => {
-                let (name, text) = SHIPPED
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .ok_or_else(|| Checked::refused(format!("no shipped plan is called {name}")))?;
-                Some((name.to_string(), text.to_string()))
-            }
-            (None, Some(text)) if !text.trim().is_empty() => {
-                let name = opt(&asked.name).unwrap_or("uploaded.toml");
-                let name = Path::new(name)
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("uploaded.toml");
-                // Kept beside the run's files under a name none of them has.
-                let name = if name.ends_with(".toml") {
-                    name.to_string()
-                } else {
-                    format!("{name}.toml")
-                };
-                Some((name, text.to_string()))
-            }
-            _ => None,
-        };
-        let Some((name, text)) = source else {
-            // Quick mode: the run checks the flags themselves, before it sends anything.
-            let rate = opt(&asked.rate).ok_or_else(|| {
-                Checked::refused("quick mode needs a rate (arrivals a second), e.g. 100")
-            })?;
-            let duration = opt(&asked.duration)
-                .ok_or_else(|| Checked::refused("quick mode needs a duration, e.g. 30s"))?;
-            args.extend([
-                "--rate".into(),
-                rate.into(),
-                "--duration".into(),
-                duration.into(),
-            ]);
-            if let Some(url) = opt(&asked.url) {
-                args.extend(["--url".into(), url.into()]);
-            }
-            let target = opt(&asked.url).unwrap_or("the built-in demo target");
-            return Ok(Chosen {
-                plan: None,
-                args,
-                description: format!("quick mode: {rate}/s for {duration} against {target}"),
-            });
-        };
-        let overrides =
-            Overrides {
-                host: opt(&asked.host).map(str::to_string),
-                time_scale: match opt(&asked.time_scale) {
-                    Some(t) => Some(t.parse().map_err(|_| {
-                        Checked::refused(format!(
-                            "time scale `{t}` is not a number: give a factor such as 0.01"
-                        ))
-                    })?),
-                    None => None,
-                },
-                seed: match opt(&asked.seed) {
-                    Some(s) => Some(s.parse().map_err(|_| {
-                        Checked::refused(format!("seed `{s}` is not a whole number"))
-                    })?),
-                    None => None,
-                },
-            };
-        match plan_file::parse(&text, Path::new(&name), &overrides) {
-            Ok(loaded) => {
-                if let Some(host) = opt(&asked.host) {
-                    args.extend(["--host".into(), host.into()]);
-                }
-                Ok(Chosen {
-                    plan: Some((name, text)),
-                    args,
-                    description: crate::check::describe(&loaded.plan, loaded.has_target),
-                })
-            }
-            Err(e) => Err(Checked {
-                ok: false,
-                message: e.to_string(),
-                line: (e.line > 0).then_some(e.line),
-                column: (e.column > 0).then_some(e.column),
-                id: None,
-            }),
-        }
-    }
-
     /// start starts what was asked, unless a run is going on; the old run's process, ended,
     /// is let go first.
     fn start(&self, asked: &Asked) -> (StatusCode, Checked) {
-        let chosen = match Ui::check(asked) {
+        let chosen = match asked::check(asked) {
             Ok(c) => c,
             Err(refused) => return (StatusCode::BAD_REQUEST, refused),
         };
@@ -322,7 +160,7 @@ impl Ui {
             ]
             .map(str::to_string),
         );
-        match self.spawn(&id, &dir, &argv) {
+        match child::spawn(&self.exe, &id, &dir, &argv) {
             Ok(c) => {
                 *self.current.lock().expect("never poisoned") = Some(c);
                 (
@@ -355,72 +193,6 @@ impl Ui {
             k += 1;
         }
         id
-    }
-
-    /// spawn starts `metronome run ARGV`, its summary to `dir/terminal.txt`, and waits until it
-    /// serves its page, or says why it would not run.
-    fn spawn(&self, id: &str, dir: &Path, argv: &[String]) -> Result<Current, String> {
-        let terminal = std::fs::File::create(dir.join("terminal.txt"))
-            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-        let mut command = Command::new(&self.exe);
-        command
-            .args(argv)
-            .stdin(Stdio::null())
-            .stdout(terminal)
-            .stderr(Stdio::piped());
-        // Its own process group: Ctrl-C at the terminal reaches this process, which stops the
-        // run once (a second signal would cut its drain short).
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", self.exe.display()))?;
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let stderr = child.stderr.take().expect("piped");
-        let noted = seen.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut s = noted.lock().expect("never poisoned");
-                if let Some(rest) = line.strip_prefix("live page at http://") {
-                    s.addr = rest.split('/').next().and_then(|a| a.parse().ok());
-                }
-                if line.starts_with("serving the final figures") {
-                    s.ended = true;
-                }
-                s.log.push(line);
-                if s.log.len() > 200 {
-                    s.log.remove(0);
-                }
-            }
-            let mut s = noted.lock().expect("never poisoned");
-            s.ended = true;
-            s.exited = true;
-        });
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            {
-                let s = seen.lock().expect("never poisoned");
-                if s.addr.is_some() {
-                    break;
-                }
-                if s.exited || Instant::now() > until {
-                    let said = s.log.join("\n");
-                    drop(s);
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(if said.is_empty() {
-                        format!("run {id} did not start its page")
-                    } else {
-                        said
-                    });
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Current {
-            id: id.to_string(),
-            child,
-            seen,
-        })
     }
 
     /// runs lists the run folders under the root, newest first, with their verdicts.
@@ -529,31 +301,6 @@ impl Ui {
     }
 }
 
-/// end stops a run's process as Ctrl-C would, and waits for it: a run going on stops and writes
-/// its reports, marked partial, then serves its final figures until a second signal ends that.
-fn end(c: &mut Current) {
-    let signal = |c: &Current| {
-        // SAFETY: kill with a pid this process started and has not reaped.
-        unsafe { libc::kill(c.child.id() as i32, libc::SIGINT) };
-    };
-    let (ended, exited) = {
-        let s = c.seen.lock().expect("never poisoned");
-        (s.ended, s.exited)
-    };
-    if !exited {
-        if !ended {
-            signal(c);
-            while !c.seen.lock().expect("never poisoned").ended {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        if !c.seen.lock().expect("never poisoned").exited {
-            signal(c);
-        }
-    }
-    let _ = c.child.wait();
-}
-
 impl Site for Ui {
     fn answer(
         self: Arc<Self>,
@@ -608,7 +355,7 @@ impl Site for Ui {
                             });
                         web::json(status, &said)
                     } else {
-                        match Ui::check(&asked) {
+                        match asked::check(&asked) {
                             Ok(c) => web::json(
                                 StatusCode::OK,
                                 &Checked {
@@ -665,47 +412,4 @@ async fn read_asked(req: Request<Incoming>) -> Result<Asked, Checked> {
         .to_bytes();
     serde_json::from_slice(&body)
         .map_err(|e| Checked::refused(format!("the request is not the JSON the page sends: {e}")))
-}
-
-/// forward passes a request on to the run's own server and its answer back as it comes (the
-/// live page's event stream included). The Host header is kept: the run's own same-origin
-/// check then sees the page's origin.
-async fn forward(req: Request<Incoming>, to: SocketAddr) -> Response<Body> {
-    let gone = || {
-        web::full(
-            StatusCode::BAD_GATEWAY,
-            "text/plain; charset=utf-8",
-            "the run's process no longer answers: it has ended\n",
-        )
-    };
-    let Ok(stream) = tokio::net::TcpStream::connect(to).await else {
-        return gone();
-    };
-    let Ok((mut sender, connection)) =
-        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await
-    else {
-        return gone();
-    };
-    tokio::spawn(connection);
-    let (parts, body) = req.into_parts();
-    let Ok(body) = Limited::new(body, MAX_BODY).collect().await else {
-        return gone();
-    };
-    let asked = Request::from_parts(parts, Full::new(body.to_bytes()));
-    let Ok(answer) = sender.send_request(asked).await else {
-        return gone();
-    };
-    let (parts, mut body) = answer.into_parts();
-    let (mut tx, relayed) =
-        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
-    tokio::spawn(async move {
-        while let Some(Ok(frame)) = body.frame().await {
-            if let Ok(data) = frame.into_data()
-                && tx.send_data(data).await.is_err()
-            {
-                return;
-            }
-        }
-    });
-    Response::from_parts(parts, relayed.boxed())
 }
