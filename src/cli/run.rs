@@ -249,6 +249,9 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
             eprintln!("demo target listening on {}", target.base_url());
             plan.target.port = target.addr().port();
             plan.target.authority = target.addr().to_string();
+            if let Some(l) = &live {
+                l.retarget(plan.target.url());
+            }
             Some(target)
         }
         None => None,

@@ -233,6 +233,21 @@ impl Live {
         })
     }
 
+    /// retarget names the target the run reaches, once known (the demo target's port is
+    /// chosen after the page is served), until the first second is published.
+    pub fn retarget(&self, target: String) {
+        let mut snapshot = self
+            .snapshot
+            .lock()
+            .expect("a publisher never panics holding it");
+        if snapshot.starting {
+            *snapshot = Arc::new(Snapshot {
+                target,
+                ..(**snapshot).clone()
+            });
+        }
+    }
+
     /// snapshot is the latest published snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot
@@ -462,5 +477,27 @@ fn build(
         published_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_is_named_once_known_until_the_first_second_is_published() {
+        let (target, _) = crate::plan::Target::parse("http://127.0.0.1:1").unwrap();
+        let plan = Plan::quick(
+            target,
+            hyper::Method::GET,
+            "/",
+            10.0,
+            std::time::Duration::from_secs(1),
+        );
+        let live = Live::new(&plan, None);
+        assert_eq!(live.snapshot().target, "http://127.0.0.1:1");
+        live.retarget("http://127.0.0.1:4242".into());
+        assert_eq!(live.snapshot().target, "http://127.0.0.1:4242");
+        assert!(live.snapshot().starting);
     }
 }
