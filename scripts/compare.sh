@@ -409,6 +409,22 @@ echo "|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do
   echo "| ${row//|/ | } |"
 done
+# ratio_row LABEL M O [P50S]: a table row of metronome's run M over peer run O: CPU per
+# request, and p50 unless P50S is "no".
+ratio_row() {
+  if [ -z "${cpu_per_req[$2]:-}" ] || [ -z "${cpu_per_req[$3]:-}" ]; then return; fi
+  python3 - "$1" "${cpu_per_req[$2]}" "${cpu_per_req[$3]}" "${p50_of[$2]}" "${p50_of[$3]}" "${4:-yes}" <<'EOF'
+import sys
+label, mc, oc, mp, op, p50s = sys.argv[1:]
+def ratio(a, b):
+    try:
+        return f"{float(a) / float(b):.2f}"
+    except (ValueError, ZeroDivisionError):
+        return "n/a"
+p50 = f" {ratio(mp, op)} |" if p50s == "yes" else ""
+print(f"| {label} | {ratio(mc, oc)} |{p50}")
+EOF
+}
 for peer in oha hey wrk2 floor; do
   have_var="have_$peer"
   if [ "${!have_var}" -ne 1 ] || [ -z "${RATES// /}" ]; then continue; fi
@@ -422,20 +438,9 @@ for peer in oha hey wrk2 floor; do
   fi
   for R in $RATES; do
     for pacing in "${pacings[@]}"; do
-      m="metronome-$pacing-$R"
-      o="$peer-$R"
-      if [ -z "${cpu_per_req[$m]:-}" ] || [ -z "${cpu_per_req[$o]:-}" ]; then continue; fi
-      python3 - "$peer" "$pacing" "$R" "${cpu_per_req[$m]}" "${cpu_per_req[$o]}" "${p50_of[$m]}" "${p50_of[$o]}" <<'EOF'
-import sys
-peer, pacing, rate, mc, oc, mp, op = sys.argv[1:]
-def ratio(a, b):
-    try:
-        return f"{float(a) / float(b):.2f}"
-    except (ValueError, ZeroDivisionError):
-        return "n/a"
-p50 = "" if peer == "floor" else f" {ratio(mp, op)} |"
-print(f"| --pacing {pacing} | {rate} | {ratio(mc, oc)} |{p50}")
-EOF
+      p50s=yes
+      if [ "$peer" = floor ]; then p50s=no; fi
+      ratio_row "--pacing $pacing | $R" "metronome-$pacing-$R" "$peer-$R" "$p50s"
     done
   done
 done
@@ -445,19 +450,7 @@ if [ "${#protocols[@]}" -gt 0 ] && [ "$have_oha" -eq 1 ]; then
   echo "|---|---|---|---|"
   for R in $TLS_RATES; do
     for proto in "${protocols[@]}"; do
-      m="metronome-$proto-$R"
-      o="oha-$proto-$R"
-      if [ -z "${cpu_per_req[$m]:-}" ] || [ -z "${cpu_per_req[$o]:-}" ]; then continue; fi
-      python3 - "${proto_label[$proto]}" "$R" "${cpu_per_req[$m]}" "${cpu_per_req[$o]}" "${p50_of[$m]}" "${p50_of[$o]}" <<'EOF'
-import sys
-proto, rate, mc, oc, mp, op = sys.argv[1:]
-def ratio(a, b):
-    try:
-        return f"{float(a) / float(b):.2f}"
-    except (ValueError, ZeroDivisionError):
-        return "n/a"
-print(f"| {proto} | {rate} | {ratio(mc, oc)} | {ratio(mp, op)} |")
-EOF
+      ratio_row "${proto_label[$proto]} | $R" "metronome-$proto-$R" "oha-$proto-$R"
     done
   done
 fi

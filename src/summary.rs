@@ -353,6 +353,15 @@ pub fn build_watched(
     build_inner(plan, rec, facts, Some(watch))
 }
 
+/// per_arrival_us is CPU time `cpu` per scheduled arrival, in µs (0 when none was scheduled).
+fn per_arrival_us(cpu: Duration, scheduled: u64) -> f64 {
+    if scheduled == 0 {
+        0.0
+    } else {
+        cpu.as_secs_f64() * 1e6 / scheduled as f64
+    }
+}
+
 fn build_inner(
     plan: &Plan,
     rec: &Recorder,
@@ -528,17 +537,9 @@ fn build_inner(
         bytes_received: all.bytes,
         clamped_values: totals.clamped,
         engine_cpu_s: rec.engine_cpu.as_secs_f64(),
-        engine_cpu_us_per_request: if engine.scheduled == 0 {
-            0.0
-        } else {
-            rec.engine_cpu.as_secs_f64() * 1e6 / engine.scheduled as f64
-        },
+        engine_cpu_us_per_request: per_arrival_us(rec.engine_cpu, engine.scheduled),
         engine_cpu_wait_s: rec.engine_cpu_wait.map(|w| w.as_secs_f64()),
-        recorder_cpu_us_per_request: if engine.scheduled == 0 {
-            0.0
-        } else {
-            rec.recorder_cpu.as_secs_f64() * 1e6 / engine.scheduled as f64
-        },
+        recorder_cpu_us_per_request: per_arrival_us(rec.recorder_cpu, engine.scheduled),
         pacing: plan.pacing,
         http: plan.target.transport.http,
         tls: plan.target.transport.tls,

@@ -55,7 +55,7 @@ impl Handing {
             last,
             give_back: self.give_back.clone(),
             cpu: last.then(thread_cpu_time),
-            cpu_wait: if last { thread_cpu_wait() } else { None },
+            cpu_wait: last.then(thread_cpu_wait).flatten(),
         });
     }
 }

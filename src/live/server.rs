@@ -299,8 +299,7 @@ async fn respond(
         );
         return r;
     }
-    let uri_path = req.uri().path().to_string();
-    let mut path = uri_path.as_str();
+    let mut path = req.uri().path();
     if let Some(base) = base_path {
         // Behind a reverse proxy at `base`: the page's own links are relative, so it works at
         // `base/`; the bare prefix is sent there, and nothing outside it is served.

@@ -190,20 +190,25 @@ fn download(live: &Live, name: &str) -> Response<Body> {
     let Some(dir) = &live.out_dir else {
         return not_found();
     };
-    match std::fs::read(dir.join(name)) {
-        Ok(bytes) => {
-            let mut r = full(StatusCode::OK, content_type(name), bytes);
+    match file(dir, name) {
+        Some(mut r) => {
             if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
                 r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
             }
             r
         }
-        Err(_) => not_found(),
+        None => not_found(),
     }
 }
 
+/// file is file `name` of a run's folder `dir`, with its media type, if it can be read.
+pub fn file(dir: &std::path::Path, name: &str) -> Option<Response<Body>> {
+    let bytes = std::fs::read(dir.join(name)).ok()?;
+    Some(full(StatusCode::OK, content_type(name), bytes))
+}
+
 /// content_type is the media type of a file a run writes, by its name.
-pub fn content_type(name: &str) -> &'static str {
+fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next() {
         Some("json") => "application/json",
         Some("html") => "text/html; charset=utf-8",

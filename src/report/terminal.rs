@@ -311,7 +311,9 @@ pub fn render(s: &Summary) -> String {
         s.connections_opened_before_start,
         s.new_connections
     );
-    let busy = s.engine_cpu_s / (s.elapsed_s * s.threads.max(1) as f64).max(1e-9);
+    // The workers' own time: each of them lives the whole run.
+    let thread_time = (s.elapsed_s * s.threads.max(1) as f64).max(1e-9);
+    let busy = s.engine_cpu_s / thread_time;
     let _ = writeln!(
         w,
         "              {} pacing · the worker threads used {:.2} s of CPU ({:.0}% of their time), {:.1} µs per arrival",
@@ -336,7 +338,7 @@ pub fn render(s: &Summary) -> String {
         );
     }
     if let Some(wait) = s.engine_cpu_wait_s {
-        let share = wait / (s.elapsed_s * s.threads.max(1) as f64).max(1e-9);
+        let share = wait / thread_time;
         let _ = writeln!(
             w,
             "              they waited {:.1} ms for a CPU while ready to run ({:.1}% of their time)",

@@ -41,6 +41,17 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// said is what a check or a start did, done.
+    pub fn said(message: String, id: Option<String>) -> Checked {
+        Checked {
+            ok: true,
+            message,
+            line: None,
+            column: None,
+            id,
+        }
+    }
+
     pub fn refused(message: impl Into<String>) -> Checked {
         Checked {
             ok: false,

@@ -163,16 +163,8 @@ impl Ui {
         match child::spawn(&self.exe, &id, &dir, &argv) {
             Ok(c) => {
                 *self.current.lock().expect("never poisoned") = Some(c);
-                (
-                    StatusCode::OK,
-                    Checked {
-                        ok: true,
-                        message: format!("started {id}: {}", chosen.description),
-                        line: None,
-                        column: None,
-                        id: Some(id),
-                    },
-                )
+                let message = format!("started {id}: {}", chosen.description);
+                (StatusCode::OK, Checked::said(message, Some(id)))
             }
             Err(e) => (StatusCode::BAD_REQUEST, Checked::refused(e)),
         }
@@ -277,10 +269,7 @@ impl Ui {
         if !safe(id) || !(DOWNLOADS.contains(&name) || name == "terminal.txt") {
             return not_found();
         }
-        match std::fs::read(self.root.join(id).join(name)) {
-            Ok(bytes) => web::full(StatusCode::OK, web::content_type(name), bytes),
-            Err(_) => not_found(),
-        }
+        web::file(&self.root.join(id), name).unwrap_or_else(not_found)
     }
 
     /// stop_all stops the current run, if it goes on, and waits for its process: its reports
@@ -356,16 +345,7 @@ impl Site for Ui {
                         web::json(status, &said)
                     } else {
                         match asked::check(&asked) {
-                            Ok(c) => web::json(
-                                StatusCode::OK,
-                                &Checked {
-                                    ok: true,
-                                    message: c.description,
-                                    line: None,
-                                    column: None,
-                                    id: None,
-                                },
-                            ),
+                            Ok(c) => web::json(StatusCode::OK, &Checked::said(c.description, None)),
                             Err(refused) => web::json(StatusCode::OK, &refused),
                         }
                     }
