@@ -165,12 +165,12 @@ fn schedules(c: &mut Criterion) {
             1,
         ),
     ];
-    let share = Shard::new(&two, 0, 4).count() as u64;
+    let share = Shard::new(two.clone(), 0, 4).count() as u64;
     g.throughput(Throughput::Elements(share));
     g.bench_function("shard_0_of_4", |b| {
         b.iter(|| {
             let mut last = Duration::ZERO;
-            for (_, a) in Shard::new(black_box(&two), 0, 4) {
+            for (_, a) in Shard::new(black_box(two.clone()), 0, 4) {
                 last = black_box(a.offset);
             }
             last
@@ -235,7 +235,7 @@ fn merging(c: &mut Criterion) {
 /// filled is a recorder for `plan` whose totals hold `n` outcomes and dispatches spread over
 /// every scenario, request and stage slot.
 fn filled(plan: &Plan, n: usize) -> Recorder {
-    let layout = Arc::new(metronome::engine::layout(plan));
+    let layout = Arc::new(metronome::engine::layout(plan, 0));
     let mut rec = Recorder::new(layout.clone(), 2);
     let mut worker = Recording::new(layout.clone());
     let lat = latencies(n);

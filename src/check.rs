@@ -102,6 +102,19 @@ pub fn describe(plan: &Plan, has_target: bool) -> String {
     if let Some(watch) = &plan.watch {
         let _ = writeln!(w, "  {}", crate::watch::describe(watch));
     }
+    if !plan.steering.is_empty() {
+        let _ = writeln!(w, "  steered (the stages below have these changes):");
+    }
+    for c in &plan.steering {
+        let _ = writeln!(
+            w,
+            "    at {:.3} s, scenario {} set to {}/s  (--steer {})",
+            c.at_s,
+            c.scenario,
+            crate::plan::rate_text(c.rate),
+            c.flag()
+        );
+    }
     for (si, s) in plan.scenarios.iter().enumerate() {
         let schedule = s.schedule(plan.seed, si as u64);
         let _ = writeln!(

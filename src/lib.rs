@@ -51,6 +51,7 @@ pub mod run;
 pub mod schedule;
 pub mod shard;
 pub mod signals;
+pub mod steer;
 pub mod summary;
 pub mod template;
 pub mod units;

@@ -51,6 +51,9 @@ pub struct Plan {
     /// The target watched while the run goes (`[watch]`, `--watch-pid`, …), and the memory
     /// criteria judged on its samples; none when nothing is watched.
     pub watch: Option<Watch>,
+    /// Rate changes made to the plan's stages, in time order (`--steer`, or the live page's):
+    /// the stages above already have them.
+    pub steering: Vec<crate::steer::RateChange>,
 }
 
 /// MAX_RATE is the highest arrival rate a stage may ask for (arrivals per second, per scenario).
@@ -68,6 +71,21 @@ pub fn rate_text(rate: f64) -> String {
 }
 
 impl Plan {
+    /// schedules are every scenario's schedule, in order.
+    pub fn schedules(&self) -> Vec<Schedule> {
+        (self.scenarios.iter().enumerate())
+            .map(|(k, s)| s.schedule(self.seed, k as u64))
+            .collect()
+    }
+
+    /// schedule_duration is how long the whole schedule lasts: its longest scenario's stages.
+    pub fn schedule_duration(&self) -> Duration {
+        (self.scenarios.iter())
+            .map(|s| s.stages.iter().map(|st| st.duration).sum())
+            .max()
+            .unwrap_or_default()
+    }
+
     /// quick builds a quick-mode plan: one scenario, one constant-rate stage, one request
     /// (`method` on `path`), default limits, preflight on, seed 1, one thread.
     pub fn quick(
@@ -106,6 +124,7 @@ impl Plan {
             sla_classes: BTreeMap::new(),
             shard: ShardOf::WHOLE,
             watch: None,
+            steering: Vec::new(),
         }
     }
 

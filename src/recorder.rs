@@ -56,6 +56,9 @@ pub trait IntervalSink {
         totals: &Recording,
         counts: &Interval,
     ) -> std::io::Result<()>;
+
+    /// steered says the plan's stages changed (see `steer`): the next intervals follow `plan`.
+    fn steered(&mut self, _plan: &crate::plan::Plan) {}
 }
 
 /// Recorder holds the run's merged results.
@@ -147,6 +150,17 @@ impl Recorder {
     pub fn with_sink(mut self, sink: Box<dyn IntervalSink>) -> Recorder {
         self.sink = Some(sink);
         self
+    }
+
+    /// steered follows a change of the plan's stages (see `steer`): the windows of the stages
+    /// it cut or added, and the sink's labels and rates.
+    pub fn steered(&mut self, plan: &crate::plan::Plan) {
+        if let Some(w) = &mut self.windows {
+            w.steered(plan);
+        }
+        if let Some(s) = &mut self.sink {
+            s.steered(plan);
+        }
     }
 
     /// absorb merges one handover.

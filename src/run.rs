@@ -48,6 +48,8 @@ pub struct Options {
     pub junit: Option<PathBuf>,
     /// Where to publish the run's figures every second (`--metrics`): read by its server.
     pub live: Option<Arc<crate::live::Live>>,
+    /// Whether the live page may steer the run (`--web`): its rate changes are taken.
+    pub steerable: bool,
 }
 
 impl Options {
@@ -220,10 +222,16 @@ async fn drive(
     }
     let (stop_tx, stop_rx) = watch::channel(None);
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut asks = (options.live.as_ref())
+        .filter(|_| options.steerable)
+        .and_then(|l| l.take_asks());
+    let (steer_tx, steer_rx) = watch::channel(plan.clone());
     let begin = engine::Begin {
         at: options.start_at,
         listing: options.debug_arrivals.as_ref().map(|_| Default::default()),
+        steering: asks.is_some().then_some(steer_rx),
     };
+    let spare_stages = begin.spare_stages();
     let listing = begin.listing.clone();
     let engine =
         engine::start(plan.clone(), addr, stop_rx, tx, begin).map_err(Failure::NotValid)?;
@@ -254,9 +262,12 @@ async fn drive(
     if let Some(w) = &watching {
         w.started(start);
     }
-    let mut recorder = Recorder::new(Arc::new(engine::layout(&plan)), plan.worker_threads())
-        .with_windows(crate::criteria::windows::Windows::of(&plan))
-        .keep_seconds(options.live.is_some());
+    let mut recorder = Recorder::new(
+        Arc::new(engine::layout(&plan, spare_stages)),
+        plan.worker_threads(),
+    )
+    .with_windows(crate::criteria::windows::Windows::of(&plan))
+    .keep_seconds(options.live.is_some());
     if let Some(dir) = &work_dir {
         let sink = results::ResultsWriter::create(dir, &plan, engine.started_at).map_err(|e| {
             Failure::NotValid(format!("cannot write results to {}: {e}", dir.display()))
@@ -264,9 +275,7 @@ async fn drive(
         let sink = sink.watching(watching.as_ref().map(|w| w.log.clone()));
         recorder = recorder.with_sink(Box::new(sink));
     }
-    let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
-        .map(|(k, s)| s.schedule(plan.seed, k as u64))
-        .collect();
+    let mut schedules = plan.schedules();
     let mut progress = Progress::new(&plan, options.quiet);
     progress.watching(watching.as_ref().map(|w| w.log.clone()));
     // Workers hand over on every whole second of the run; the recorder closes second k a
@@ -278,17 +287,20 @@ async fn drive(
     let mut second = 0u64;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut interrupted_at = None;
+    let mut steered_live: Vec<crate::steer::RateChange> = Vec::new();
     let mut aborted: Option<String> = None;
     let mut sink_failed = None;
     let mut checkpoint_failed = None;
     let clock_source = clock::source();
+    let preflight_answered = plan.preflight;
+    let mut plan = plan;
     // What the run knows beyond the recorder, at a checkpoint and at the end.
     let facts_at = |elapsed, interrupted_at, aborted: &Option<String>| RunFacts {
         started_at: engine.started_at,
         elapsed,
         interrupted_at,
         connections_opened: engine.connections_opened,
-        preflight_answered: plan.preflight,
+        preflight_answered,
         start_requested: options.start_at,
         started_late,
         clock: clock_source.clone(),
@@ -342,6 +354,31 @@ async fn drive(
                         checkpoint_failed.get_or_insert((second, e.to_string()));
                     }
                 }
+            },
+            Some(ask) = next_ask(&mut asks) => {
+                let stopping = interrupted_at.is_some() || aborted.is_some();
+                let made = crate::steer::live(&plan, &ask.scenario, ask.rate, start.elapsed(), stopping);
+                let answer = made.map(|(steered, change)| {
+                    plan = Arc::new(steered);
+                    schedules = plan.schedules();
+                    progress.steered(&plan);
+                    recorder.steered(&plan);
+                    if let Some(live) = &options.live {
+                        live.steered(&plan);
+                    }
+                    // Workers take it before their next arrival, `steer::LEAD` before it is due.
+                    let _ = steer_tx.send(plan.clone());
+                    progress.note(&format!(
+                        "steered from the live page: `{}` at {}/s from {:.3} s (repeat with --steer {})",
+                        change.scenario,
+                        crate::plan::rate_text(change.rate),
+                        change.at_s,
+                        change.flag()
+                    ));
+                    steered_live.push(change.clone());
+                    change
+                });
+                let _ = ask.reply.send(answer);
             },
             _ = &mut shutdown, if interrupted_at.is_none() => {
                 let at = Instant::now();
@@ -401,9 +438,24 @@ async fn drive(
         None => summary::build(&plan, &recorder, &facts),
     };
     summary.results_incomplete = incomplete;
-    let run_file = (options.out_dir.as_ref())
-        .map(|_| RunFile::of(options.invocation.clone(), plan.shard, &recorder, &facts));
+    // The run file's invocation repeats the run: the changes made on the page become flags.
+    let mut invocation = options.invocation.clone();
+    for c in &steered_live {
+        invocation.args.extend(["--steer".to_string(), c.flag()]);
+    }
+    let run_file =
+        (options.out_dir.as_ref()).map(|_| RunFile::of(invocation, plan.shard, &recorder, &facts));
     Ok((summary, run_file))
+}
+
+/// next_ask is the live page's next rate change; never, for a run that cannot be steered.
+async fn next_ask(
+    asks: &mut Option<mpsc::UnboundedReceiver<crate::live::SteerAsk>>,
+) -> Option<crate::live::SteerAsk> {
+    match asks {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// wait_for_start sleeps until shortly before `at`, saying what it waits for.

@@ -174,33 +174,33 @@ impl Schedule {
     pub fn arrivals(&self) -> Arrivals<'_> {
         Arrivals {
             schedule: self,
-            index: 0,
-            sum: 0.0,
+            cursor: Cursor::default(),
         }
     }
 }
 
-/// Arrivals iterates a schedule's arrivals in order of intended time.
-#[derive(Debug, Clone)]
-pub struct Arrivals<'a> {
-    schedule: &'a Schedule,
+/// Cursor is how far into a schedule's arrival process a stream has got: the next index, and
+/// (Poisson only) the running sum of exponential draws before it. It is the process's state
+/// alone, not the schedule's, so a stream can carry on over a steered schedule (see
+/// `Shard::steer`): the draws are the same, only Λ⁻¹ changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cursor {
     index: u64,
-    /// Running sum of exponential draws (Poisson only).
     sum: f64,
 }
 
-impl Iterator for Arrivals<'_> {
-    type Item = Arrival;
-
-    fn next(&mut self) -> Option<Arrival> {
-        let s = self.schedule;
+impl Cursor {
+    /// next returns the arrival at this cursor in `s`, and moves past it; None (the cursor left
+    /// where it was) once the schedule has ended.
+    fn next(&mut self, s: &Schedule) -> Option<Arrival> {
+        let mut sum = self.sum;
         let x = match s.process {
             ArrivalProcess::Uniform => self.index as f64,
             ArrivalProcess::Poisson => {
                 let u = draw::unit(s.seed, Stream::PoissonGap, s.lane, self.index);
                 // 1 - u lies in (0, 1], so the logarithm is finite.
-                self.sum += -(1.0 - u).ln();
-                self.sum
+                sum += -(1.0 - u).ln();
+                sum
             }
         };
         let (t, stage) = s.inverse(x)?;
@@ -212,7 +212,44 @@ impl Iterator for Arrivals<'_> {
             settling: into < s.stages[stage].settle.as_secs_f64(),
         };
         self.index += 1;
+        self.sum = sum;
         Some(arrival)
+    }
+
+    /// next_of_shard returns the next arrival whose index ≡ `index` (mod `count`). Evenly spaced
+    /// arrivals jump straight to it; Poisson ones must draw every gap on the way.
+    fn next_of_shard(&mut self, s: &Schedule, index: u64, count: u64) -> Option<Arrival> {
+        if s.process == ArrivalProcess::Uniform {
+            let behind = (index + count - self.index % count) % count;
+            let mut ahead = Cursor {
+                index: self.index + behind,
+                sum: 0.0,
+            };
+            let a = ahead.next(s)?;
+            *self = ahead;
+            return Some(a);
+        }
+        loop {
+            let a = self.next(s)?;
+            if a.index % count == index {
+                return Some(a);
+            }
+        }
+    }
+}
+
+/// Arrivals iterates a schedule's arrivals in order of intended time.
+#[derive(Debug, Clone)]
+pub struct Arrivals<'a> {
+    schedule: &'a Schedule,
+    cursor: Cursor,
+}
+
+impl Iterator for Arrivals<'_> {
+    type Item = Arrival;
+
+    fn next(&mut self) -> Option<Arrival> {
+        self.cursor.next(self.schedule)
     }
 }
 
@@ -267,54 +304,74 @@ impl std::fmt::Display for ShardOf {
 /// Shard yields, in order of intended time, the arrivals of several scenarios' schedules whose
 /// index ≡ `index` (mod `count`): one worker's share when arrivals are sharded over `count`.
 #[derive(Debug, Clone)]
-pub struct Shard<'a> {
-    streams: Vec<Arrivals<'a>>,
-    heads: Vec<Option<Arrival>>,
+pub struct Shard {
+    schedules: Vec<Schedule>,
+    /// Per scenario: where its stream stood before its head was drawn, and the head.
+    heads: Vec<(Cursor, Option<Arrival>)>,
+    /// Per scenario: where its stream stands after the head.
+    cursors: Vec<Cursor>,
     index: u64,
     count: u64,
 }
 
-impl Arrivals<'_> {
-    /// next_of_shard returns the next arrival whose index ≡ `index` (mod `count`). Evenly spaced
-    /// arrivals jump straight to it; Poisson ones must draw every gap on the way.
-    fn next_of_shard(&mut self, index: u64, count: u64) -> Option<Arrival> {
-        if self.schedule.process == ArrivalProcess::Uniform {
-            let behind = (index + count - self.index % count) % count;
-            self.index += behind;
-            return self.next();
-        }
-        self.find(|a| a.index % count == index)
-    }
-}
-
-impl<'a> Shard<'a> {
+impl Shard {
     /// new takes shard `index` of `count` over the given schedules (one per scenario).
-    pub fn new(schedules: &'a [Schedule], index: u64, count: u64) -> Shard<'a> {
+    pub fn new(schedules: Vec<Schedule>, index: u64, count: u64) -> Shard {
         debug_assert!(index < count);
-        let mut streams: Vec<_> = schedules.iter().map(|s| s.arrivals()).collect();
-        let heads = streams
-            .iter_mut()
-            .map(|s| s.next_of_shard(index, count))
-            .collect();
-        Shard {
-            streams,
-            heads,
+        let mut shard = Shard {
+            heads: Vec::with_capacity(schedules.len()),
+            cursors: Vec::with_capacity(schedules.len()),
+            schedules,
             index,
             count,
+        };
+        for k in 0..shard.schedules.len() {
+            let (before, head, after) = shard.draw(k, Cursor::default());
+            shard.heads.push((before, head));
+            shard.cursors.push(after);
         }
+        shard
+    }
+
+    /// draw finds scenario `k`'s next arrival of this shard from `from`.
+    fn draw(&self, k: usize, from: Cursor) -> (Cursor, Option<Arrival>, Cursor) {
+        let mut c = from;
+        let head = c.next_of_shard(&self.schedules[k], self.index, self.count);
+        (from, head, c)
+    }
+
+    /// peek is the next arrival, without taking it.
+    pub fn peek(&self) -> Option<(usize, Arrival)> {
+        (self.heads.iter().enumerate())
+            .filter_map(|(k, (_, a))| a.map(|a| (k, a)))
+            .min_by_key(|(_, a)| a.offset)
+    }
+
+    /// schedule is scenario `k`'s schedule as this shard follows it now.
+    pub fn schedule(&self, k: usize) -> &Schedule {
+        &self.schedules[k]
+    }
+
+    /// steer makes scenario `k` follow `schedule` from its next arrival on. Arrivals already
+    /// taken stand; the stream carries on with the same index and draws, so when `schedule`
+    /// agrees with the old one up to a moment, every arrival before it is unchanged.
+    pub fn steer(&mut self, k: usize, schedule: Schedule) {
+        self.schedules[k] = schedule;
+        let (before, head, after) = self.draw(k, self.heads[k].0);
+        self.heads[k] = (before, head);
+        self.cursors[k] = after;
     }
 }
 
-impl Iterator for Shard<'_> {
+impl Iterator for Shard {
     /// (scenario index, arrival)
     type Item = (usize, Arrival);
 
     fn next(&mut self) -> Option<(usize, Arrival)> {
-        let (k, a) = (self.heads.iter().enumerate())
-            .filter_map(|(k, a)| a.map(|a| (k, a)))
-            .min_by_key(|(_, a)| a.offset)?;
-        let (index, count) = (self.index, self.count);
-        self.heads[k] = self.streams[k].next_of_shard(index, count);
+        let (k, a) = self.peek()?;
+        let (before, head, after) = self.draw(k, self.cursors[k]);
+        self.heads[k] = (before, head);
+        self.cursors[k] = after;
         Some((k, a))
     }
 }
@@ -456,9 +513,9 @@ mod tests {
             0,
         )];
         let key = |(k, a): (usize, Arrival)| (a.offset, k, a.index);
-        let one: Vec<_> = Shard::new(&schedules, 0, 1).map(key).collect();
+        let one: Vec<_> = Shard::new(schedules.clone(), 0, 1).map(key).collect();
         let mut three: Vec<_> = (0..3)
-            .flat_map(|i| Shard::new(&schedules, i, 3))
+            .flat_map(|i| Shard::new(schedules.clone(), i, 3))
             .map(key)
             .collect();
         three.sort();
@@ -483,9 +540,9 @@ mod tests {
             ),
         ];
         let key = |(k, a): (usize, Arrival)| (a.offset, k, a.index);
-        let mut one: Vec<_> = Shard::new(&schedules, 0, 1).map(key).collect();
-        let mut two: Vec<_> = Shard::new(&schedules, 0, 2)
-            .chain(Shard::new(&schedules, 1, 2))
+        let mut one: Vec<_> = Shard::new(schedules.clone(), 0, 1).map(key).collect();
+        let mut two: Vec<_> = Shard::new(schedules.clone(), 0, 2)
+            .chain(Shard::new(schedules.clone(), 1, 2))
             .map(key)
             .collect();
         assert!(

@@ -202,6 +202,10 @@ pub struct Summary {
     /// Why an `abort = true` criterion stopped the run early; absent when none did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<String>,
+    /// The rate changes made to the plan (`--steer`, or on the live page), in time order; the
+    /// stages in `by_stage` and `plan_description` have them. Absent when none were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steering: Vec<crate::steer::RateChange>,
     /// What the watch saw of the target (`[watch]`, `--watch-*`); absent when nothing was
     /// watched, and on a merged result (samples are not merged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -559,6 +563,7 @@ fn build_inner(
         by_stage,
         criteria,
         plan_description: crate::check::describe(plan, true),
+        steering: plan.steering.clone(),
         shard: (!plan.shard.is_whole()).then_some(plan.shard),
         start: Start {
             at: clock::format(facts.started_at),

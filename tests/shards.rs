@@ -469,7 +469,7 @@ fn schedules_of_100_and_1000_shards_are_disjoint_cover_the_plan_and_share_each_s
         .map(|(k, s)| s.schedule(plan.seed, k as u64))
         .collect();
     let key = |(k, a): (usize, Arrival)| (k, a.index, a.offset, a.stage);
-    let whole: Vec<_> = Shard::new(&schedules, 0, 1).map(key).collect();
+    let whole: Vec<_> = Shard::new(schedules.clone(), 0, 1).map(key).collect();
     assert!(whole.len() > 5_000, "{}", whole.len());
     // Arrivals per (scenario, stage) in the whole schedule.
     let per_stage = |arrivals: &[(usize, u64, Duration, usize)]| {
@@ -483,7 +483,7 @@ fn schedules_of_100_and_1000_shards_are_disjoint_cover_the_plan_and_share_each_s
     for n in [100u64, 1000] {
         let mut union = Vec::with_capacity(whole.len());
         for i in 0..n {
-            let part: Vec<_> = Shard::new(&schedules, i, n).map(key).collect();
+            let part: Vec<_> = Shard::new(schedules.clone(), i, n).map(key).collect();
             assert!(part.iter().all(|&(_, idx, _, _)| idx % n == i));
             // Each stage's arrivals have consecutive indices, so a shard holds ⌊c/n⌋ or ⌈c/n⌉
             // of them: its rate is the plan's divided by n, to one arrival.
@@ -562,7 +562,7 @@ fn histograms_split_over_shards_merge_to_the_percentiles_of_one_histogram() {
     use std::sync::Arc;
 
     let plan = common::quick("http://127.0.0.1:9", "/", 1000.0, Duration::from_secs(10));
-    let layout = Arc::new(metronome::engine::layout(&plan));
+    let layout = Arc::new(metronome::engine::layout(&plan, 0));
     let facts = RunFacts {
         started_at: std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         elapsed: Duration::from_secs(10),

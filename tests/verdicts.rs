@@ -40,7 +40,7 @@ struct Run {
 
 impl Run {
     fn new(plan: &Plan) -> Run {
-        let layout = Arc::new(metronome::engine::layout(plan));
+        let layout = Arc::new(metronome::engine::layout(plan, 0));
         Run {
             rec: Recorder::new(layout, 1),
         }

@@ -165,10 +165,20 @@ pub(super) struct RunArgs {
     /// Ctrl-C].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     linger: Option<Duration>,
+    /// Set a scenario's rate from a moment of the schedule on, as the live page's steering
+    /// does: AT:SCENARIO=RATE (`90s:checkout=300`), or AT=RATE for a plan of one scenario. The
+    /// stage running at AT ends there and a constant stage at RATE runs to the scenario's end.
+    /// Repeatable; a steered run's summary gives the flags that repeat it.
+    #[arg(long, value_name = "AT:SCENARIO=RATE", value_parser = parse_steer)]
+    steer: Vec<crate::steer::RateChange>,
     #[command(flatten)]
     demo: DemoFlags,
     #[command(flatten)]
     watch: super::watch::WatchFlags,
+}
+
+fn parse_steer(text: &str) -> Result<crate::steer::RateChange, String> {
+    crate::steer::RateChange::parse(text).map_err(|p| p.to_string())
 }
 
 /// command runs a plan (from a file, or quick-mode flags) and prints its summary; the exit code
@@ -272,6 +282,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         debug_arrivals: args.debug_arrivals.clone(),
         junit: args.junit.clone(),
         live: live.clone(),
+        steerable: args.web.is_some(),
     };
     let stopped_by_page = live.clone();
     let shutdown = async move {
@@ -356,6 +367,8 @@ fn plan_of(args: &RunArgs, plan_text: Option<&str>) -> Result<(Plan, Option<Demo
     };
     apply_limits(&mut plan, args)?;
     args.watch.apply(&mut plan)?;
+    let plan =
+        crate::steer::apply_all(plan, &args.steer).map_err(|p| usage(format!("--steer: {p}")))?;
     Ok((plan, demo))
 }
 

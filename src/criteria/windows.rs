@@ -191,6 +191,26 @@ impl Windows {
         (!rules.is_empty()).then_some(Windows { rules, abort: None })
     }
 
+    /// steered follows a change of the plan's stages (see `steer`): a rule whose stage is still
+    /// there carries on, to that stage's end now; the stages added start with fresh rules, and
+    /// the rules of stages dropped (none of them had begun) go.
+    pub fn steered(&mut self, plan: &Plan) {
+        let fresh = Windows::of(plan).map(|w| w.rules).unwrap_or_default();
+        let mut rules = Vec::with_capacity(fresh.len());
+        for f in fresh {
+            let kept = (self.rules.iter())
+                .position(|r| (r.scenario, r.stage, r.name()) == (f.scenario, f.stage, f.name()));
+            rules.push(match kept {
+                Some(i) => Windowed {
+                    stage_end_s: f.stage_end_s,
+                    ..self.rules.swap_remove(i)
+                },
+                None => f,
+            });
+        }
+        self.rules = rules;
+    }
+
     /// observe takes one closed second [start, end) of the run and what completed in it.
     pub fn observe(&mut self, start: Duration, end: Duration, interval: &Recording) {
         for rule in &mut self.rules {
@@ -538,7 +558,7 @@ mod tests {
 
     /// second is one second's completions: `fast` at 10 ms, `slow` at 300 ms, `failed` errors.
     fn second(plan: &Plan, fast: u64, slow: u64, failed: u64) -> Recording {
-        let mut rec = Recording::new(Arc::new(crate::engine::layout(plan)));
+        let mut rec = Recording::new(Arc::new(crate::engine::layout(plan, 0)));
         let mut put = |ms: u64, result: Result<u64, ErrorKind>| {
             rec.outcome(&Outcome {
                 scenario: 0,

@@ -50,12 +50,13 @@ pub struct Engine {
     pub preopen_error: Option<ErrorKind>,
 }
 
-/// layout is the cell layout of a plan's recordings: two slots per stage (see `record::Slot`).
-pub fn layout(plan: &Plan) -> Layout {
+/// layout is the cell layout of a plan's recordings: two slots per stage (see `record::Slot`),
+/// and `spare` stages more per scenario for the stages steering may add.
+pub fn layout(plan: &Plan, spare: usize) -> Layout {
     Layout::new(
         plan.scenarios
             .iter()
-            .map(|s| (s.requests.len(), s.stages.len()))
+            .map(|s| (s.requests.len(), s.stages.len() + spare))
             .collect(),
     )
 }
@@ -89,6 +90,19 @@ pub type Listing = Arc<std::sync::Mutex<Vec<String>>>;
 pub struct Begin {
     pub at: Option<SystemTime>,
     pub listing: Option<Listing>,
+    /// The plan as steered while the run goes on, when it can be (see `steer`).
+    pub steering: Option<watch::Receiver<Arc<Plan>>>,
+}
+
+impl Begin {
+    /// spare_stages is how many stages per scenario steering may add to the layout.
+    pub fn spare_stages(&self) -> usize {
+        if self.steering.is_some() {
+            crate::steer::MAX_CHANGES
+        } else {
+            0
+        }
+    }
 }
 
 /// start spawns the workers, waits for their connections, and starts the schedule.
@@ -99,7 +113,7 @@ pub fn start(
     handover: mpsc::UnboundedSender<Handover>,
     begin: Begin,
 ) -> Result<Engine, String> {
-    let layout = Arc::new(layout(&plan));
+    let layout = Arc::new(layout(&plan, begin.spare_stages()));
     let prepared = Arc::new(prepare(&plan)?);
     let mut dialer = pool::dialer_for(addr, &plan.target, plan.limits.timeout)?;
     dialer.flatten_writes(
@@ -130,6 +144,7 @@ pub fn start(
             stop: stop.clone(),
             handover: handover.clone(),
             listing: begin.listing.clone(),
+            steering: begin.steering.clone(),
         };
         let handle = std::thread::Builder::new()
             .name(format!("metronome-worker-{i}"))

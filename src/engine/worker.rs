@@ -64,6 +64,9 @@ pub struct Setup {
     pub handover: mpsc::UnboundedSender<Handover>,
     /// Where every arrival this worker gets to is listed, when asked (`--debug-arrivals`).
     pub listing: Option<super::Listing>,
+    /// The plan as steered, when the run can be (see `steer`): a new one changes the stages
+    /// this worker follows from its next arrival on.
+    pub steering: Option<watch::Receiver<Arc<Plan>>>,
 }
 
 /// WorkerState is what a worker's tasks share (all on one thread).
@@ -170,7 +173,7 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
         .map(|(k, s)| s.schedule(plan.seed, k as u64))
         .collect();
     let share = (plan.shard).worker(setup.index as u64, setup.count as u64);
-    let shard = Shard::new(&schedules, share.index, share.count);
+    let mut shard = Shard::new(schedules, share.index, share.count);
     let pacer = match Pacer::new(plan.pacing) {
         Ok(_) if plan.pacing == Pacing::Coarse => None,
         Ok(p) => Some(p),
@@ -184,7 +187,33 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     let sweep = shared.sweep.as_deref();
     let mut due_in_a_row = 0u32;
     let mut listing = setup.listing.as_ref().map(|_| Vec::new());
-    for (scenario, arrival) in shard {
+    let mut steering = setup.steering.clone();
+    // The latest intended time issued of each scenario, to tell a change that came too late.
+    let mut issued_to = vec![Duration::ZERO; plan.scenarios.len()];
+    let end = start + plan.schedule_duration();
+    loop {
+        if steering
+            .as_ref()
+            .is_some_and(|rx| rx.has_changed().unwrap_or(false))
+        {
+            follow(&mut shard, &mut steering, &issued_to, setup.index);
+        }
+        let Some((scenario, arrival)) = shard.peek() else {
+            // A steerable run's worker stays until the schedule's end: a change may yet give
+            // it arrivals.
+            if steering.is_none() || Instant::now() >= end {
+                break;
+            }
+            tokio::select! {
+                biased;
+                _ = stopped(&mut stop) => break,
+                _ = steered(&mut steering) => {
+                    follow(&mut shard, &mut steering, &issued_to, setup.index);
+                    continue;
+                }
+                _ = tokio::time::sleep_until(end.into()) => break,
+            }
+        };
         let intended = start + arrival.offset;
         if let Some(s) = sweep {
             s.expect(Some(intended));
@@ -201,6 +230,10 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
             tokio::select! {
                 biased;
                 _ = stopped(&mut stop) => break,
+                _ = steered(&mut steering) => {
+                    follow(&mut shard, &mut steering, &issued_to, setup.index);
+                    continue;
+                }
                 _ = wait_until(pacer.as_ref(), intended) => {}
             }
         } else {
@@ -216,6 +249,14 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
         if stop.borrow().is_some() {
             break;
         }
+        if steering
+            .as_ref()
+            .is_some_and(|rx| rx.has_changed().unwrap_or(false))
+        {
+            continue;
+        }
+        shard.next();
+        issued_to[scenario] = arrival.offset;
         if let Some(lines) = listing.as_mut() {
             lines.push(list(shared, plan, scenario, &arrival));
         }
@@ -230,6 +271,48 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     if let Some(s) = sweep {
         s.expect(None);
     }
+}
+
+/// follow makes `shard` follow the latest steered plan's stages wherever they differ from its
+/// own. A change reaches every worker well before it takes effect (`steer::LEAD`); should one
+/// not (a worker held off its CPU that long), its arrivals already issued stand, and it says so.
+fn follow(
+    shard: &mut Shard,
+    steering: &mut Option<watch::Receiver<Arc<Plan>>>,
+    issued_to: &[Duration],
+    worker: usize,
+) {
+    let Some(rx) = steering.as_mut() else {
+        return;
+    };
+    let steered = rx.borrow_and_update().clone();
+    for (k, s) in steered.scenarios.iter().enumerate() {
+        if shard.schedule(k).stages() == s.stages.as_slice() {
+            continue;
+        }
+        let change = (steered.steering.iter()).rfind(|c| c.scenario == s.name);
+        if let Some(c) = change
+            && issued_to[k] >= c.at()
+        {
+            eprintln!(
+                "warning: worker {worker} learnt of the change of `{}` at {} s only after issuing arrivals due at {:.3} s at the old rate; they stand as issued",
+                s.name,
+                c.at_s,
+                issued_to[k].as_secs_f64()
+            );
+        }
+        shard.steer(k, s.schedule(steered.seed, k as u64));
+    }
+}
+
+/// steered completes when the plan is steered again; never for a run that cannot be.
+async fn steered(steering: &mut Option<watch::Receiver<Arc<Plan>>>) {
+    if let Some(rx) = steering
+        && rx.changed().await.is_ok()
+    {
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// list is an arrival's line in the listing (see `engine::Listing`).

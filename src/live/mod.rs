@@ -12,16 +12,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::plan::Plan;
 use crate::record::{ErrorKind, Hist};
 use crate::recorder::Recorder;
 use crate::schedule::Schedule;
+use crate::steer::RateChange;
 use crate::summary::Percentiles;
 
 pub mod metrics;
 pub mod process;
+pub mod rate;
 pub mod server;
 pub mod ui;
 pub mod web;
@@ -186,8 +188,11 @@ pub struct Snapshot {
 pub struct Live {
     snapshot: Mutex<Arc<Snapshot>>,
     series: Mutex<Vec<Point>>,
-    /// The stages as planned, every scenario's.
-    pub timeline: Vec<Stage>,
+    /// The stages as planned (and steered), every scenario's.
+    timeline: Mutex<Vec<Stage>>,
+    /// Where the page's rate changes go, and the run's end of it until the run takes it.
+    asks: mpsc::UnboundedSender<SteerAsk>,
+    asks_taken: Mutex<Option<mpsc::UnboundedReceiver<SteerAsk>>>,
     /// Bumped on every publish, for the page's event stream.
     changed: watch::Sender<u64>,
     stop: Notify,
@@ -201,20 +206,7 @@ pub struct Live {
 impl Live {
     /// new starts with an empty snapshot of `plan`, marked starting.
     pub fn new(plan: &Plan, out_dir: Option<PathBuf>) -> Arc<Live> {
-        let mut timeline = Vec::new();
-        for (si, sc) in plan.scenarios.iter().enumerate() {
-            let schedule = sc.schedule(plan.seed, si as u64);
-            for (k, st) in sc.stages.iter().enumerate() {
-                timeline.push(Stage {
-                    scenario: sc.name.clone(),
-                    name: st.name.clone(),
-                    start_s: schedule.stage_start(k).as_secs_f64(),
-                    duration_s: st.duration.as_secs_f64(),
-                    from_rate: plan.shard.share(st.from),
-                    to_rate: plan.shard.share(st.to),
-                });
-            }
-        }
+        let (asks, asks_taken) = mpsc::unbounded_channel();
         Arc::new(Live {
             snapshot: Mutex::new(Arc::new(Snapshot {
                 plan: plan.name.clone(),
@@ -223,7 +215,9 @@ impl Live {
                 ..Snapshot::default()
             })),
             series: Mutex::new(Vec::new()),
-            timeline,
+            timeline: Mutex::new(timeline(plan)),
+            asks,
+            asks_taken: Mutex::new(Some(asks_taken)),
             changed: watch::channel(0).0,
             stop: Notify::new(),
             stop_asked: Mutex::new(None),
@@ -245,6 +239,41 @@ impl Live {
                 target,
                 ..(**snapshot).clone()
             });
+        }
+    }
+
+    /// timeline is every scenario's stages, as planned and steered so far.
+    pub fn timeline(&self) -> Vec<Stage> {
+        self.timeline.lock().expect("never poisoned").clone()
+    }
+
+    /// steered shows the stages of the plan as steered now.
+    pub fn steered(&self, plan: &Plan) {
+        *self.timeline.lock().expect("never poisoned") = timeline(plan);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// take_asks gives the run the page's rate changes; None once taken.
+    pub fn take_asks(&self) -> Option<mpsc::UnboundedReceiver<SteerAsk>> {
+        self.asks_taken.lock().expect("never poisoned").take()
+    }
+
+    /// ask_rate asks the run to set `scenario`'s rate; the answer is the change made, or why
+    /// it was not.
+    pub async fn ask_rate(&self, scenario: String, rate: f64) -> Result<RateChange, String> {
+        let (reply, answer) = oneshot::channel();
+        let ask = SteerAsk {
+            scenario,
+            rate,
+            reply,
+        };
+        if self.asks.send(ask).is_err() {
+            return Err("the run has ended: nothing to steer".into());
+        }
+        match tokio::time::timeout(Duration::from_secs(10), answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err("the run has ended: nothing to steer".into()),
+            Err(_) => Err("the run did not answer within 10 s; nothing was changed".into()),
         }
     }
 
@@ -338,6 +367,35 @@ impl Live {
             .map(|f| f.to_string())
             .collect()
     }
+}
+
+/// SteerAsk is a request to set a scenario's rate while the run goes on (see `steer`).
+#[derive(Debug)]
+pub struct SteerAsk {
+    /// The scenario's name; empty for a plan's only one.
+    pub scenario: String,
+    pub rate: f64,
+    /// The change made, or why none was.
+    pub reply: oneshot::Sender<Result<RateChange, String>>,
+}
+
+/// timeline is every scenario's stages, in this shard's share of the rates.
+fn timeline(plan: &Plan) -> Vec<Stage> {
+    let mut timeline = Vec::new();
+    for (si, sc) in plan.scenarios.iter().enumerate() {
+        let schedule = sc.schedule(plan.seed, si as u64);
+        for (k, st) in sc.stages.iter().enumerate() {
+            timeline.push(Stage {
+                scenario: sc.name.clone(),
+                name: st.name.clone(),
+                start_s: schedule.stage_start(k).as_secs_f64(),
+                duration_s: st.duration.as_secs_f64(),
+                from_rate: plan.shard.share(st.from),
+                to_rate: plan.shard.share(st.to),
+            });
+        }
+    }
+    timeline
 }
 
 fn kinds(e: &crate::record::ErrorCounts) -> Vec<(&'static str, u64)> {

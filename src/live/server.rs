@@ -126,6 +126,9 @@ impl Site for RunSite {
         req: Request<Incoming>,
         path: String,
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        if self.page && path == "/api/rate" {
+            return Box::pin(super::rate::route(req, self.live.clone()));
+        }
         let reply = run_routes(&req, &path, &self.live, self.page);
         Box::pin(std::future::ready(reply))
     }

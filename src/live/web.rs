@@ -4,8 +4,9 @@
 //! the run as of its last second; `GET /api/series` every second since the start (a reloaded
 //! page keeps its history); `GET /api/events` a server-sent event per published second;
 //! `GET /api/charts` the charts as SVG, drawn by the same code as the HTML report's;
-//! `POST /api/stop` stops the run as Ctrl-C does; `GET /files/NAME` a file the run wrote, once
-//! written. State-changing routes take POST only and refuse other origins.
+//! `POST /api/stop` stops the run as Ctrl-C does; `POST /api/rate` sets a scenario's rate (see
+//! `rate`); `GET /files/NAME` a file the run wrote, once written. State-changing routes take
+//! POST only and refuse other origins.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -94,47 +95,54 @@ pub fn route(req: &Request<Incoming>, path: &str, live: &Arc<Live>) -> Option<Re
         ),
         "/api/snapshot" if get => json(StatusCode::OK, &*live.snapshot()),
         "/api/series" if get => json(StatusCode::OK, &live.series()),
-        "/api/timeline" if get => json(StatusCode::OK, &live.timeline),
+        "/api/timeline" if get => json(StatusCode::OK, &live.timeline()),
         "/api/charts" if get => json(StatusCode::OK, &charts(live)),
         "/api/outputs" if get => json(StatusCode::OK, &live.outputs()),
         "/api/events" if get => events(live),
-        "/api/stop" if *req.method() == Method::POST => {
-            if !same_origin(req) {
-                return Some(json(
-                    StatusCode::FORBIDDEN,
-                    &Said::new("refused: a request from another site cannot stop this run"),
-                ));
-            }
-            stop(live)
-        }
-        "/api/stop" => {
-            let mut r = json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &Said::new("POST /api/stop stops the run"),
-            );
-            r.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            r
-        }
+        "/api/stop" => match refused_change(req, "POST /api/stop stops the run", "stop") {
+            Some(refused) => refused,
+            None => stop(live),
+        },
         p if get && p.starts_with("/files/") => download(live, &p["/files/".len()..]),
         _ => return None,
     };
     Some(r)
 }
 
+/// refused_change is the answer to a request for a state-changing route that is not a POST
+/// from this server's own page (`usage` says what the route does, `verb` what it would do);
+/// None when it may go ahead.
+pub fn refused_change(req: &Request<Incoming>, usage: &str, verb: &str) -> Option<Response<Body>> {
+    if *req.method() != Method::POST {
+        let mut r = json(StatusCode::METHOD_NOT_ALLOWED, &Said::new(usage));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Some(r);
+    }
+    (!same_origin(req)).then(|| {
+        json(
+            StatusCode::FORBIDDEN,
+            &Said::new(&format!(
+                "refused: a request from another site cannot {verb} this run"
+            )),
+        )
+    })
+}
+
 /// Said is what a state-changing route did, in words.
 #[derive(Serialize)]
-struct Said {
-    ok: bool,
-    message: String,
+pub struct Said {
+    pub ok: bool,
+    pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    at_s: Option<f64>,
+    pub at_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    in_flight: Option<u64>,
+    pub in_flight: Option<u64>,
 }
 
 impl Said {
-    fn new(message: &str) -> Said {
+    /// new says why nothing was done.
+    pub fn new(message: &str) -> Said {
         Said {
             ok: false,
             message: message.into(),
@@ -288,7 +296,7 @@ fn charts(live: &Live) -> Charts {
     let hi = points.last().map_or(1.0, |p| p.t).max(1.0);
     let stages: Vec<(f64, String)> = {
         let mut v: Vec<(f64, String)> = Vec::new();
-        for s in &live.timeline {
+        for s in &live.timeline() {
             match v.iter_mut().find(|(x, _)| (x - s.start_s).abs() < 1e-6) {
                 Some((_, names)) if !names.split(" / ").any(|n| n == s.name) => {
                     names.push_str(&format!(" / {}", s.name))

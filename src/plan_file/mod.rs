@@ -370,6 +370,7 @@ fn build(ctx: &Ctx, raw: RawPlan, overrides: &Overrides, time_scale: f64) -> Res
         sla_classes,
         shard: crate::schedule::ShardOf::WHOLE,
         watch,
+        steering: Vec::new(),
     };
     Ok(Loaded { plan, has_target })
 }

@@ -53,6 +53,26 @@ pub fn cell_tag(scenario: &str, name: &str, stage: &str) -> String {
     )
 }
 
+/// cell_tags are the tag of every (scenario, request, slot) cell of `plan`.
+fn cell_tags(plan: &Plan) -> Vec<(usize, usize, Slot, String)> {
+    let mut tags = Vec::new();
+    for (si, s) in plan.scenarios.iter().enumerate() {
+        for (ri, r) in s.requests.iter().enumerate() {
+            for (k, st) in s.stages.iter().enumerate() {
+                for settling in [false, true] {
+                    tags.push((
+                        si,
+                        ri,
+                        Slot::new(k, settling),
+                        cell_tag(&s.name, &r.name, &st.name),
+                    ));
+                }
+            }
+        }
+    }
+    tags
+}
+
 impl HlogWriter {
     /// create starts a log at `path` for a run of `plan` that started at `started_at`.
     pub fn create(path: &Path, plan: &Plan, started_at: SystemTime) -> io::Result<HlogWriter> {
@@ -69,26 +89,16 @@ impl HlogWriter {
             out,
             "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
         )?;
-        let mut cell_tags = Vec::new();
-        for (si, s) in plan.scenarios.iter().enumerate() {
-            for (ri, r) in s.requests.iter().enumerate() {
-                for (k, st) in s.stages.iter().enumerate() {
-                    for settling in [false, true] {
-                        cell_tags.push((
-                            si,
-                            ri,
-                            Slot::new(k, settling),
-                            cell_tag(&s.name, &r.name, &st.name),
-                        ));
-                    }
-                }
-            }
-        }
         Ok(HlogWriter {
             out,
             serializer,
-            cell_tags,
+            cell_tags: cell_tags(plan),
         })
+    }
+
+    /// steered tags the cells of the plan as steered now (see `steer`).
+    pub fn steered(&mut self, plan: &Plan) {
+        self.cell_tags = cell_tags(plan);
     }
 
     /// write_comment writes a comment line (standard tools skip it).

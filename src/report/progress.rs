@@ -32,9 +32,7 @@ pub struct Progress {
 impl Progress {
     /// new prepares the live view of `plan`; `quiet` silences it.
     pub fn new(plan: &Plan, quiet: bool) -> Progress {
-        let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
-            .map(|(k, s)| s.schedule(plan.seed, k as u64))
-            .collect();
+        let schedules = plan.schedules();
         Progress {
             enabled: !quiet,
             tty: std::io::stderr().is_terminal(),
@@ -49,6 +47,11 @@ impl Progress {
             bar: None,
             watch: None,
         }
+    }
+
+    /// steered follows a change of the plan's stages (see `steer`).
+    pub fn steered(&mut self, plan: &Plan) {
+        self.schedules = plan.schedules();
     }
 
     /// watching shows the watched target's latest memory (and CPU) on the line.

@@ -50,9 +50,7 @@ impl ResultsWriter {
             hlog: HlogWriter::create(&dir.join(HLOG), plan, started_at)?,
             history: StatsHistoryWriter::new(BufWriter::new(File::create(dir.join(HISTORY_CSV))?))?,
             started_at,
-            schedules: (plan.scenarios.iter().enumerate())
-                .map(|(k, s)| s.schedule(plan.seed, k as u64))
-                .collect(),
+            schedules: plan.schedules(),
             shard: plan.shard,
             watch: None,
         })
@@ -117,6 +115,11 @@ impl IntervalSink for ResultsWriter {
         let mut row = history_row(self.started_at, &line, cells.latency.histogram(), &so_far);
         row.target_memory = memory;
         self.history.write(&row)
+    }
+
+    fn steered(&mut self, plan: &Plan) {
+        self.schedules = plan.schedules();
+        self.hlog.steered(plan);
     }
 }
 

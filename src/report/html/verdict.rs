@@ -83,6 +83,16 @@ pub(super) fn section(out: &mut String, data: &ReportData, baseline: Option<&Rep
         ),
         (None, false) => {}
     }
+    for c in &s.steering {
+        put!(
+            out,
+            "<p>The run was <b>steered</b>: at {:.3} s scenario {} was set to {}/s, from then to its end (the stage table shows the stage it cut and the one it added; <code>--steer {}</code> repeats it).</p>\n",
+            c.at_s,
+            esc(&c.scenario),
+            crate::plan::rate_text(c.rate),
+            esc(&c.flag())
+        );
+    }
     if failed.is_empty() && warned.is_empty() {
         put!(out, "<p>All {} criteria passed.</p>\n", s.criteria.len());
     } else {
