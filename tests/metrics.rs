@@ -5,8 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{metronome, text};
@@ -15,21 +14,7 @@ use prometheus_parse::{Scrape, Value};
 
 /// get sends one HTTP/1.1 request to `addr` and returns its status line and whole response.
 fn get(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("the metrics endpoint accepts");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {response:?}"));
-    (status, response)
+    common::exchange(addr, method, path, headers, "")
 }
 
 /// Figures are one scrape, by metric name and its labels (sorted, as `k=v,…`).

@@ -268,6 +268,28 @@ fn the_live_page_shows_the_run_stops_it_and_ends_with_the_summarys_figures() {
         Duration::from_secs(30),
         |v| v.as_f64().unwrap_or(0.0) >= 5.0,
     );
+    // Steer: 300/s → 900/s from the page, and the achieved rate follows.
+    choose(&mut page, "steer-rate", "900");
+    page.eval("document.querySelector('#steer button').click()");
+    let said = page.wait_for(
+        "what Set rate did",
+        "document.getElementById('steer-said').textContent",
+        Duration::from_secs(30),
+        |v| v.as_str().is_some_and(|s| !s.is_empty()),
+    );
+    assert!(said.as_str().unwrap().contains("goes at 900/s"), "{said}");
+    let followed = page.wait_for(
+        "the achieved rate to follow",
+        "last && last.now && last.now.target_rate === 900 ? last.now.achieved_rate : 0",
+        Duration::from_secs(30),
+        |v| v.as_f64().unwrap_or(0.0) >= 0.9 * 900.0,
+    );
+    eprintln!("steered to 900/s: a second of the new stage achieved {followed}/s");
+    let lanes = page.eval("document.getElementById('timeline').textContent");
+    assert!(
+        lanes.as_str().unwrap().contains("steer #1 900/s"),
+        "{lanes}"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live-page.png");
     page.screenshot(&shot);
@@ -306,6 +328,29 @@ fn the_live_page_shows_the_run_stops_it_and_ends_with_the_summarys_figures() {
             .iter()
             .any(|c| c["name"] == "run completed" && c["verdict"] == "failed"),
         "{s}"
+    );
+    // The change is in the summary, and the stage it added was run at its rate.
+    let steering = s["steering"]
+        .as_array()
+        .expect("the summary lists the change");
+    assert_eq!(steering.len(), 1, "{steering:?}");
+    assert_eq!(steering[0]["rate"], 900.0);
+    let at = steering[0]["at_s"].as_f64().unwrap();
+    let stages: Vec<&Value> = s["by_stage"].as_array().unwrap().iter().collect();
+    let steered = (stages.iter())
+        .find(|b| b["name"] == "steer #1 900/s")
+        .unwrap_or_else(|| panic!("no steered stage in {stages:?}"));
+    assert!(
+        steered["achieved_rate"].as_f64().unwrap() > 0.8 * 900.0,
+        "{steered}"
+    );
+    assert!(
+        s["plan_description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("--steer {}ms:", (at * 1000.0).round())),
+        "{}",
+        s["plan_description"]
     );
     // The page's final figures are the summary's.
     let shown = number(&page.eval(requests));

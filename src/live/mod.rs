@@ -169,6 +169,8 @@ pub struct Snapshot {
     pub dispatch_lag: Buckets,
     /// The latest second, as the series has it.
     pub now: Option<Point>,
+    /// The rate changes made so far (see `steer`).
+    pub steering: Vec<RateChange>,
     /// True once the run has ended and these are its final figures.
     pub finished: bool,
     /// True before the first second closed.
@@ -529,6 +531,7 @@ fn build(
         headline,
         dispatch_lag,
         now: None,
+        steering: plan.steering.clone(),
         finished,
         starting: false,
         finished_at: finished.then(std::time::Instant::now),
