@@ -491,6 +491,20 @@ fn the_start_page_checks_a_plan_starts_runs_one_at_a_time_and_lists_their_verdic
         Duration::from_secs(30),
         |v| number(v) > 0,
     );
+    // Steered from its page there, as from a run's own.
+    page.eval(
+        "(() => { const d = document.getElementById('live').contentDocument; d.getElementById('steer-rate').value = '20'; d.querySelector('#steer button').click(); })()",
+    );
+    let said = page.wait_for(
+        "what Set rate did",
+        "document.getElementById('live').contentDocument.getElementById('steer-said').textContent",
+        Duration::from_secs(30),
+        |v| v.as_str().is_some_and(|s| !s.is_empty()),
+    );
+    assert!(
+        said.as_str().unwrap().contains("journey goes at 20/s"),
+        "{said}"
+    );
     page.wait_for(
         "the run to end",
         "document.body.dataset.ended",
@@ -503,6 +517,7 @@ fn the_start_page_checks_a_plan_starts_runs_one_at_a_time_and_lists_their_verdic
     let smoke = summary(&first);
     assert_eq!(smoke["seed"], 7);
     assert_eq!(smoke["partial"], false);
+    assert_eq!(smoke["steering"][0]["rate"], 20.0, "{}", smoke["steering"]);
     let listed = |page: &mut Browser, id: &str| {
         page.wait_for(
             "the run listed with its verdict",
