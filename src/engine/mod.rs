@@ -53,11 +53,12 @@ pub struct Engine {
 /// layout is the cell layout of a plan's recordings: two slots per stage (see `record::Slot`),
 /// and `spare` stages more per scenario for the stages steering may add.
 pub fn layout(plan: &Plan, spare: usize) -> Layout {
-    Layout::new(
+    Layout::with_spare(
         plan.scenarios
             .iter()
-            .map(|s| (s.requests.len(), s.stages.len() + spare))
+            .map(|s| (s.requests.len(), s.stages.len()))
             .collect(),
+        spare,
     )
 }
 

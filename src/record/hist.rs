@@ -8,22 +8,24 @@ use hdrhistogram::Histogram;
 /// and counted in `Recording::clamped`.
 pub const MAX_US: u64 = 3_600_000_000;
 
-/// Hist is an HDR histogram of microseconds, 3 significant digits, clamped at `MAX_US`.
-#[derive(Debug, Clone)]
-pub struct Hist(Histogram<u64>);
+/// Hist is an HDR histogram of microseconds, 3 significant digits, clamped at `MAX_US`. One
+/// that was never recorded into holds no memory (a recording's spare and unused cells).
+#[derive(Debug, Clone, Default)]
+pub struct Hist(Option<Histogram<u64>>);
 
-impl Default for Hist {
-    fn default() -> Self {
-        // Auto-resizing: a histogram costs memory for the range it has seen, not for 1 h.
-        Hist(Histogram::new(3).expect("3 significant digits is valid"))
-    }
+/// EMPTY is what an unused histogram reads as.
+static EMPTY: std::sync::LazyLock<Histogram<u64>> = std::sync::LazyLock::new(growing);
+
+/// growing is an empty histogram that grows as far as its values reach.
+fn growing() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits is valid")
 }
 
 impl From<Histogram<u64>> for Hist {
     /// from wraps a histogram read back from a file; it auto-resizes like any other.
     fn from(mut h: Histogram<u64>) -> Hist {
         h.auto(true);
-        Hist(h)
+        Hist(Some(h))
     }
 }
 
@@ -34,7 +36,7 @@ impl Hist {
         let mut h =
             Histogram::new_with_bounds(1, MAX_US, 3).expect("1 µs … 1 h at 3 digits is valid");
         h.auto(true);
-        Hist(h)
+        Hist(Some(h))
     }
 
     /// record adds one duration; it returns true when the value had to be clamped.
@@ -42,6 +44,7 @@ impl Hist {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let clamped = us > MAX_US;
         self.0
+            .get_or_insert_with(growing)
             .record(us.min(MAX_US))
             .expect("auto-resizing histogram accepts values up to MAX_US");
         clamped
@@ -49,24 +52,30 @@ impl Hist {
 
     /// merge adds every value of `other`.
     pub fn merge(&mut self, other: &Hist) {
-        self.0
-            .add(&other.0)
-            .expect("auto-resizing histogram accepts any other");
+        let Some(o) = other.0.as_ref().filter(|o| !o.is_empty()) else {
+            return;
+        };
+        match &mut self.0 {
+            Some(h) => h.add(o).expect("auto-resizing histogram accepts any other"),
+            None => self.0 = Some(o.clone()),
+        }
     }
 
     /// histogram is the underlying HdrHistogram, for reading percentiles.
     pub fn histogram(&self) -> &Histogram<u64> {
-        &self.0
+        self.0.as_ref().unwrap_or(&EMPTY)
     }
 
     /// count is the number of values recorded.
     pub fn count(&self) -> u64 {
-        self.0.len()
+        self.0.as_ref().map_or(0, |h| h.len())
     }
 
     /// reset empties the histogram, keeping its memory.
     pub fn reset(&mut self) {
-        self.0.reset();
+        if let Some(h) = &mut self.0 {
+            h.reset();
+        }
     }
 }
 

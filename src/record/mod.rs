@@ -58,9 +58,21 @@ pub struct Layout {
     cell_base: Vec<usize>,
     /// First stage-cell index of each scenario.
     stage_base: Vec<usize>,
+    /// Slots per scenario of the stages planned; those past them are spare, for the stages
+    /// steering may add, and cost nothing until recorded into.
+    planned: Vec<usize>,
 }
 
 impl Layout {
+    /// with_spare is `new` with `spare` stages more per scenario, held for steering.
+    pub fn with_spare(scenarios: Vec<(usize, usize)>, spare: usize) -> Layout {
+        let planned = scenarios.iter().map(|&(_, stages)| 2 * stages).collect();
+        Layout {
+            planned,
+            ..Layout::new(scenarios.into_iter().map(|(r, s)| (r, s + spare)).collect())
+        }
+    }
+
     /// new takes (number of requests, number of stages) for each scenario.
     pub fn new(scenarios: Vec<(usize, usize)>) -> Layout {
         let scenarios: Vec<(usize, usize)> = scenarios
@@ -79,6 +91,7 @@ impl Layout {
         cell_base.push(c);
         stage_base.push(s);
         Layout {
+            planned: scenarios.iter().map(|&(_, slots)| slots).collect(),
             scenarios,
             cell_base,
             stage_base,
@@ -245,26 +258,38 @@ impl Recording {
         );
         // Small layouts (quick mode, small plans) get full-range histograms, so their memory is
         // flat from the start; large ones grow each histogram only as far as its values reach,
-        // or they would cost hundreds of MB up front.
-        let full = (n_cells * 3 + n_stages * 4) * FULL_HIST_BYTES <= FULL_RANGE_BUDGET;
-        let hist = || if full { Hist::full() } else { Hist::default() };
-        let cells = (0..n_cells)
-            .map(|_| Cell {
-                latency: hist(),
-                service_time: hist(),
-                error_latency: hist(),
-                ..Cell::default()
-            })
-            .collect();
-        let stages = (0..n_stages)
-            .map(|_| StageCell {
-                dispatch_lag: hist(),
-                queue_wait: hist(),
-                connect: hist(),
-                tls_handshake: hist(),
+        // or they would cost hundreds of MB up front. Spare slots take none until used.
+        let planned: usize = (0..layout.scenarios()).map(|k| layout.planned[k]).sum();
+        let planned_cells: usize = (0..layout.scenarios())
+            .map(|k| layout.requests(k) * layout.planned[k])
+            .sum();
+        let full = (planned_cells * 3 + planned * 4) * FULL_HIST_BYTES <= FULL_RANGE_BUDGET;
+        let hist = |k: usize, slot: usize| {
+            if full && slot < layout.planned[k] {
+                Hist::full()
+            } else {
+                Hist::default()
+            }
+        };
+        let mut cells = Vec::with_capacity(n_cells);
+        let mut stages = Vec::with_capacity(n_stages);
+        for (k, &(requests, slots)) in layout.scenarios.iter().enumerate() {
+            for _ in 0..requests {
+                cells.extend((0..slots).map(|slot| Cell {
+                    latency: hist(k, slot),
+                    service_time: hist(k, slot),
+                    error_latency: hist(k, slot),
+                    ..Cell::default()
+                }));
+            }
+            stages.extend((0..slots).map(|slot| StageCell {
+                dispatch_lag: hist(k, slot),
+                queue_wait: hist(k, slot),
+                connect: hist(k, slot),
+                tls_handshake: hist(k, slot),
                 ..StageCell::default()
-            })
-            .collect();
+            }));
+        }
         Recording {
             layout,
             cells,
