@@ -444,7 +444,7 @@ async fn drive(
         invocation.args.extend(["--steer".to_string(), c.flag()]);
     }
     let run_file =
-        (options.out_dir.as_ref()).map(|_| RunFile::of(invocation, plan.shard, &recorder, &facts));
+        (options.out_dir.as_ref()).map(|_| RunFile::of(invocation, &plan, &recorder, &facts));
     Ok((summary, run_file))
 }
 

@@ -291,8 +291,20 @@ fn a_merge_that_could_not_be_one_run_is_refused_with_its_reason() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let s0 = quick(r, "s0", &["--shard", "0/3"]);
-    let s1 = quick(r, "s1", &["--shard", "1/3"]);
+    // One shard watched on a live page: its recording (whose layout held spare stages for
+    // steering) is saved in the plan's layout, like the others'.
+    let s1 = quick(
+        r,
+        "s1",
+        &["--shard", "1/3", "--web", "127.0.0.1:0", "--linger", "0s"],
+    );
     let s2 = quick(r, "s2", &["--shard", "2/3"]);
+    let steered = |name, shard| quick(r, name, &["--shard", shard, "--steer", "150ms=80"]);
+    let (t0, t1, t2) = (
+        steered("t0", "0/3"),
+        steered("t1", "1/3"),
+        steered("t2", "2/3"),
+    );
     let other_seed = quick(r, "seed", &["--shard", "2/3", "--seed", "7"]);
     let other_rate = quick(r, "rate", &["--shard", "2/3", "--rate", "41"]);
     let other_count = quick(r, "count", &["--shard", "1/2"]);
@@ -313,6 +325,7 @@ fn a_merge_that_could_not_be_one_run_is_refused_with_its_reason() {
         ),
         (vec![p(&s0), p(&s1), p(&other_seed)], "seed 1"),
         (vec![p(&s0), p(&s1), p(&other_rate)], "ran different plans"),
+        (vec![p(&s0), p(&s1), p(&t2)], "ran different plans"),
         (
             vec![p(&s0), p(&s1), p(&other_count)],
             "different shard counts",
@@ -340,6 +353,12 @@ fn a_merge_that_could_not_be_one_run_is_refused_with_its_reason() {
     let o = metronome(&["merge", &p(&s0), &p(&s1), &p(&s2), "--out", &p(&out)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(u(&summary(&out), "scheduled"), 12);
+    // Shards steered alike merge into the steered run: 40/s to 150 ms, then 80/s.
+    let o = metronome(&["merge", &p(&t0), &p(&t1), &p(&t2), "--out", &p(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let merged = summary(&out);
+    assert_eq!(u(&merged, "scheduled"), 6 + 12);
+    assert_eq!(merged["steering"][0]["rate"], 80.0, "{merged}");
 }
 
 #[test]
@@ -606,7 +625,7 @@ fn histograms_split_over_shards_merge_to_the_percentiles_of_one_histogram() {
                 }
                 let mut p = plan.clone();
                 p.shard = ShardOf { index: k, count: n };
-                let file = RunFile::of(Invocation::default(), p.shard, &rec, &facts);
+                let file = RunFile::of(Invocation::default(), &p, &rec, &facts);
                 shard::Shard {
                     dir: root.path().join(k.to_string()),
                     summary: summary::build(&p, &rec, &facts),

@@ -298,6 +298,30 @@ impl Recording {
         }
     }
 
+    /// trimmed is this recording with `stages[k]` stages for scenario k, the slots past them
+    /// left out: a steerable run's spare slots (see `Layout::with_spare`) are not saved, so
+    /// its saved recording has the layout of the plan as run, like any other run's.
+    pub fn trimmed(&self, stages: &[usize]) -> Recording {
+        let shape: Vec<(usize, usize)> = (0..self.layout.scenarios())
+            .map(|k| (self.layout.requests(k), stages[k]))
+            .collect();
+        let layout = Arc::new(Layout::new(shape));
+        let mut cells = Vec::new();
+        let mut stage_cells = Vec::new();
+        for k in 0..layout.scenarios() {
+            for r in 0..layout.requests(k) {
+                cells.extend(layout.slots(k).map(|slot| self.cell(k, r, slot).clone()));
+            }
+            stage_cells.extend(layout.slots(k).map(|slot| self.stage(k, slot).clone()));
+        }
+        Recording {
+            layout,
+            cells,
+            stages: stage_cells,
+            clamped: self.clamped,
+        }
+    }
+
     /// layout is the layout cells are indexed by.
     pub fn layout(&self) -> &Arc<Layout> {
         &self.layout
@@ -455,6 +479,39 @@ mod tests {
 
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
+    }
+
+    #[test]
+    fn spare_slots_hold_nothing_until_used_and_are_trimmed_off_when_saved() {
+        let spare = Arc::new(Layout::with_spare(vec![(2, 1), (1, 2)], 3));
+        let mut r = Recording::new(spare);
+        assert!(r.cells.iter().all(|c| c.latency.histogram().is_empty()));
+        // A steered stage of scenario 0 (its second, the first spare one) is recorded into.
+        let steered = Slot::new(1, false);
+        let ok = Outcome {
+            scenario: 0,
+            request: 1,
+            slot: steered,
+            latency: ms(20),
+            queue_wait: ms(5),
+            connect: None,
+            tls: None,
+            service_time: ms(15),
+            result: Ok(100),
+            check_failure: None,
+        };
+        r.outcome(&ok);
+        r.outcome(&Outcome {
+            scenario: 1,
+            request: 0,
+            slot: Slot::new(1, true),
+            ..ok.clone()
+        });
+        let t = r.trimmed(&[2, 2]);
+        assert_eq!(**t.layout(), Layout::new(vec![(2, 2), (1, 2)]));
+        assert_eq!(t.cell(0, 1, steered).latency.count(), 1);
+        assert_eq!(t.cell(1, 0, Slot::new(1, true)).bytes, 100);
+        assert_eq!(t.totals().1.requests(), 2);
     }
 
     #[test]

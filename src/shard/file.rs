@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{self, ClockSource};
+use crate::plan::Plan;
 use crate::record::SavedRecording;
 use crate::recorder::{Interval, Recorder};
 use crate::schedule::ShardOf;
@@ -56,13 +57,14 @@ pub struct RunFile {
 }
 
 impl RunFile {
-    /// of keeps what a run's recorder and facts hold.
-    pub fn of(invocation: Invocation, shard: ShardOf, rec: &Recorder, facts: &RunFacts) -> RunFile {
+    /// of keeps what a run of `plan` (as run: steered, if it was) recorded and knows.
+    pub fn of(invocation: Invocation, plan: &Plan, rec: &Recorder, facts: &RunFacts) -> RunFile {
+        let stages: Vec<usize> = plan.scenarios.iter().map(|s| s.stages.len()).collect();
         RunFile {
             schema: SCHEMA.into(),
             metronome_version: env!("CARGO_PKG_VERSION").into(),
             invocation,
-            shard,
+            shard: plan.shard,
             started_at: clock::format(facts.started_at),
             start_requested: facts.start_requested.map(clock::format),
             started_late_s: facts.started_late.as_secs_f64(),
@@ -74,7 +76,7 @@ impl RunFile {
             engine_cpu_s: rec.engine_cpu.as_secs_f64(),
             engine_cpu_wait_s: rec.engine_cpu_wait.map(|w| w.as_secs_f64()),
             intervals: rec.intervals.clone(),
-            recording: SavedRecording::of(&rec.totals),
+            recording: SavedRecording::of(&rec.totals.trimmed(&stages)),
         }
     }
 
