@@ -198,27 +198,19 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
         {
             follow(&mut shard, &mut steering, &issued_to, setup.index);
         }
-        let Some((scenario, arrival)) = shard.peek() else {
+        let next = shard.peek();
+        let wake = match next {
+            Some((_, a)) => start + a.offset,
             // A steerable run's worker stays until the schedule's end: a change may yet give
             // it arrivals.
-            if steering.is_none() || Instant::now() >= end {
-                break;
-            }
-            tokio::select! {
-                biased;
-                _ = stopped(&mut stop) => break,
-                _ = steered(&mut steering) => {
-                    follow(&mut shard, &mut steering, &issued_to, setup.index);
-                    continue;
-                }
-                _ = tokio::time::sleep_until(end.into()) => break,
-            }
+            None if steering.is_some() && Instant::now() < end => end,
+            None => break,
         };
-        let intended = start + arrival.offset;
         if let Some(s) = sweep {
-            s.expect(Some(intended));
+            // With no arrival to wake for, responses are read as they come meanwhile.
+            s.expect(next.map(|_| wake));
         }
-        if Instant::now() < intended {
+        if Instant::now() < wake {
             // Let the arrivals just released start, and the responses that came in since the
             // last wake be read, before arming the timer: the syscall would otherwise be part
             // of their dispatch lag.
@@ -234,7 +226,7 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
                     follow(&mut shard, &mut steering, &issued_to, setup.index);
                     continue;
                 }
-                _ = wait_until(pacer.as_ref(), intended) => {}
+                _ = wait_until(pacer.as_ref(), wake) => {}
             }
         } else {
             // Behind schedule: release what is due, but let issued requests run now and then.
@@ -246,6 +238,10 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
                 tokio::task::yield_now().await;
             }
         }
+        let Some((scenario, arrival)) = next else {
+            continue; // The schedule's end: the loop ends there, unless a change came.
+        };
+        let intended = wake;
         if stop.borrow().is_some() {
             break;
         }
