@@ -106,14 +106,7 @@ pub fn describe(plan: &Plan, has_target: bool) -> String {
         let _ = writeln!(w, "  steered (the stages below have these changes):");
     }
     for c in &plan.steering {
-        let _ = writeln!(
-            w,
-            "    at {:.3} s, scenario {} set to {}/s  (--steer {})",
-            c.at_s,
-            c.scenario,
-            crate::plan::rate_text(c.rate),
-            c.flag()
-        );
+        let _ = writeln!(w, "    {}", c.said());
     }
     for (si, s) in plan.scenarios.iter().enumerate() {
         let schedule = s.schedule(plan.seed, si as u64);

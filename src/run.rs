@@ -368,13 +368,7 @@ async fn drive(
                     }
                     // Workers take it before their next arrival, `steer::LEAD` before it is due.
                     let _ = steer_tx.send(plan.clone());
-                    progress.note(&format!(
-                        "steered from the live page: `{}` at {}/s from {:.3} s (repeat with --steer {})",
-                        change.scenario,
-                        crate::plan::rate_text(change.rate),
-                        change.at_s,
-                        change.flag()
-                    ));
+                    progress.note(&format!("steered from the live page {}", change.said()));
                     steered_live.push(change.clone());
                     change
                 });

@@ -40,6 +40,18 @@ impl RateChange {
         Duration::from_millis((self.at_s * 1000.0).round() as u64)
     }
 
+    /// said is the change in words, with the flag that repeats it: "at 5.084 s, scenario quick
+    /// set to 900/s (repeat with --steer 5084ms:quick=900)".
+    pub fn said(&self) -> String {
+        format!(
+            "at {:.3} s, scenario {} set to {}/s (repeat with --steer {})",
+            self.at_s,
+            self.scenario,
+            rate_text(self.rate),
+            self.flag()
+        )
+    }
+
     /// flag is the `--steer` value that repeats this change.
     pub fn flag(&self) -> String {
         format!(

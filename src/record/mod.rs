@@ -481,17 +481,12 @@ mod tests {
         Duration::from_millis(v)
     }
 
-    #[test]
-    fn spare_slots_hold_nothing_until_used_and_are_trimmed_off_when_saved() {
-        let spare = Arc::new(Layout::with_spare(vec![(2, 1), (1, 2)], 3));
-        let mut r = Recording::new(spare);
-        assert!(r.cells.iter().all(|c| c.latency.histogram().is_empty()));
-        // A steered stage of scenario 0 (its second, the first spare one) is recorded into.
-        let steered = Slot::new(1, false);
-        let ok = Outcome {
-            scenario: 0,
-            request: 1,
-            slot: steered,
+    /// served is a successful exchange of 100 bytes in (scenario, request, slot).
+    fn served(scenario: usize, request: usize, slot: Slot) -> Outcome {
+        Outcome {
+            scenario,
+            request,
+            slot,
             latency: ms(20),
             queue_wait: ms(5),
             connect: None,
@@ -499,7 +494,17 @@ mod tests {
             service_time: ms(15),
             result: Ok(100),
             check_failure: None,
-        };
+        }
+    }
+
+    #[test]
+    fn spare_slots_hold_nothing_until_used_and_are_trimmed_off_when_saved() {
+        let spare = Arc::new(Layout::with_spare(vec![(2, 1), (1, 2)], 3));
+        let mut r = Recording::new(spare);
+        assert!(r.cells.iter().all(|c| c.latency.histogram().is_empty()));
+        // A steered stage of scenario 0 (its second, the first spare one) is recorded into.
+        let steered = Slot::new(1, false);
+        let ok = served(0, 1, steered);
         r.outcome(&ok);
         r.outcome(&Outcome {
             scenario: 1,
@@ -521,18 +526,7 @@ mod tests {
         // Scenario 0's second stage, outside its settle time.
         let k = Slot::new(1, false);
         let first = Slot::new(0, false);
-        let ok = Outcome {
-            scenario: 0,
-            request: 1,
-            slot: k,
-            latency: ms(20),
-            queue_wait: ms(5),
-            connect: None,
-            tls: None,
-            service_time: ms(15),
-            result: Ok(100),
-            check_failure: None,
-        };
+        let ok = served(0, 1, k);
         a.outcome(&ok);
         a.outcome(&Outcome {
             scenario: 1,

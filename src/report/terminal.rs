@@ -161,14 +161,7 @@ pub fn render(s: &Summary) -> String {
         }
     );
     for c in &s.steering {
-        let _ = writeln!(
-            w,
-            "steered at {:.3} s: scenario {} set to {}/s (repeat with --steer {})",
-            c.at_s,
-            c.scenario,
-            crate::plan::rate_text(c.rate),
-            c.flag()
-        );
+        let _ = writeln!(w, "steered {}", c.said());
     }
     let _ = writeln!(w);
     let _ = writeln!(
