@@ -217,6 +217,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_wait_given_up_leaves_no_readiness_that_ends_the_next_one_early() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let p = Pacer::new(Pacing::Coarse).unwrap();
+            for _ in 0..3 {
+                // Given up before its timer fires (as a stop or a change does), then left to fire
+                // while the runtime polls its events.
+                let given_up =
+                    tokio::time::timeout(Duration::from_micros(200), p.sleep_for(ms(2))).await;
+                assert!(given_up.is_err());
+                tokio::time::sleep(ms(5)).await;
+                let from = Instant::now();
+                p.sleep_for(ms(20)).await.unwrap();
+                // A timerfd never fires before its time on the clock Instant reads.
+                let slept = from.elapsed();
+                assert!(slept >= ms(20), "the wait ended after {slept:?}");
+            }
+        });
+    }
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
     fn wake_latency_settles_on_its_low_quantile_and_stays_bounded() {
         // Wake-ups late by 20..=39 µs, evenly: the 10th percentile is 22 µs.
         let w = WakeLatency::default();
