@@ -24,6 +24,17 @@
 //! - [`demo`]: the built-in demo target (the plant backend API); [`bench`](mod@bench): the
 //!   engine measured by itself.
 
+/// say writes a line to standard error, as `eprintln!` does, but never panics: when nobody
+/// reads standard error any more (a `| head` that exited, a `tee` that died), the run goes on
+/// and still writes its reports, instead of dying at its next warning with its figures lost.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 // The unit tests count allocations (engine::handover's test); the binary uses mimalloc.
 #[cfg(test)]
 #[global_allocator]

@@ -241,14 +241,14 @@ async fn drive(
     if let Some(at) = options.start_at {
         let late = started_late.as_secs_f64();
         if late > 0.1 {
-            eprintln!(
+            crate::say!(
                 "warning: started {late:.1} s after --start-at {}: the arrivals due by now are issued at once, and their lateness shows as dispatch lag",
                 clock::format(at)
             );
         }
     }
     if let Some(kind) = engine.preopen_error {
-        eprintln!(
+        crate::say!(
             "warning: opened {} of {} connections before the start ({}); the rest open as arrivals need them",
             engine.connections_opened,
             engine.connections_wanted,
@@ -458,7 +458,7 @@ async fn wait_for_start(at: SystemTime, quiet: bool) {
         return;
     };
     if !quiet {
-        eprintln!(
+        crate::say!(
             "waiting {:.1} s for --start-at {} (Ctrl-C to give up)",
             ahead.as_secs_f64(),
             clock::format(at)
@@ -550,10 +550,10 @@ async fn preflight(plan: &Plan, addr: SocketAddr) -> Result<(), Failure> {
 fn raise_open_file_limit(plan: &Plan) {
     let needed = (plan.limits.connections + 64) as u64;
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < needed => eprintln!(
+        Ok(limit) if limit < needed => crate::say!(
             "warning: the open-file limit is {limit}, below the {needed} this plan may need (connections + 64); connections past it will fail as local_resource errors"
         ),
         Ok(_) => {}
-        Err(e) => eprintln!("warning: could not read or raise the open-file limit: {e}"),
+        Err(e) => crate::say!("warning: could not read or raise the open-file limit: {e}"),
     }
 }

@@ -1,6 +1,7 @@
 //! Data kept whatever happens: a run killed with SIGKILL leaves a summary checkpoint and its
 //! streamed interval log, which `metronome report` renders; SIGHUP stops a run as SIGTERM does;
-//! outputs that cannot be written mid-run are reported and the run goes on with every figure.
+//! outputs that cannot be written mid-run are reported and the run goes on with every figure;
+//! a run whose standard output and error nobody reads any more still ends with its reports.
 
 mod common;
 
@@ -162,4 +163,38 @@ fn outputs_that_cannot_be_written_mid_run_are_reported_and_the_run_goes_on() {
         !out.join("summary.json.tmp").exists(),
         "no half-written file left"
     );
+}
+
+/// closed_pipe is the write end of a pipe whose read end is already closed: what a `| head`
+/// that has exited leaves a process writing into.
+fn closed_pipe() -> Stdio {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills two descriptors we then own.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors are fresh and ours; the read end is closed at once.
+    unsafe {
+        drop(std::os::fd::OwnedFd::from_raw_fd(fds[0]));
+        Stdio::from(std::os::fd::OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
+#[test]
+fn a_run_whose_output_nobody_reads_any_more_still_ends_with_its_reports_and_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Standard output and error both gone: the progress lines, the notes and the summary all
+    // fail to be written, every second of the run.
+    let status = bin()
+        .args(["run", "--rate", "50", "--duration", "3s", "--out"])
+        .arg(&out)
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .status()
+        .unwrap();
+    let s = summary(&out);
+    assert_eq!(status.code(), Some(s["exit_code"].as_i64().unwrap() as i32));
+    assert_eq!(s["partial"], false);
+    assert_eq!(s["scheduled"], 150);
+    assert!(out.join("report.html").exists());
 }

@@ -81,7 +81,7 @@ pub(super) fn command(args: BenchArgs) -> Result<i32, Failure> {
             serde_json::to_vec_pretty(&report).map_err(|e| Failure::NotValid(e.to_string()))?;
         report::write_atomically(p, &text)
             .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", p.display())))?;
-        eprintln!("bench results written to {}", p.display());
+        crate::say!("bench results written to {}", p.display());
     }
     Ok(0)
 }

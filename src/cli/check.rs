@@ -27,7 +27,7 @@ pub(super) fn command(args: CheckArgs) -> i32 {
                 println!("{}", check::describe(&loaded.plan, loaded.has_target));
             }
             Err(e) => {
-                eprintln!("{e}");
+                crate::say!("{e}");
                 code = 2;
             }
         }

@@ -64,9 +64,9 @@ pub(super) fn command(args: MergeArgs) -> Result<i32, Failure> {
         report::junit::write(&summary, p)
             .map_err(|e| Failure::NotValid(format!("could not write {}: {e}", p.display())))?;
     }
-    print!("{}", report::terminal::render(&summary));
+    crate::report::terminal::print(&summary);
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    eprintln!("merged results written to {}", args.out.display());
+    crate::say!("merged results written to {}", args.out.display());
     Ok(summary.exit_code)
 }
 

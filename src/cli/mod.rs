@@ -73,7 +73,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("error: {f}");
+            crate::say!("error: {f}");
             f.exit_code()
         }
     }

@@ -69,10 +69,10 @@ pub(super) fn command(args: ReportArgs) -> Result<i32, Failure> {
     report::write_reports(&saved.data, baseline.as_ref(), &saved.hlog, &targets)
         .map_err(|e| Failure::NotValid(format!("could not write the reports: {e}")))?;
     if let Some(h) = &html {
-        eprintln!("HTML report written to {}", h.display());
+        crate::say!("HTML report written to {}", h.display());
     }
     if let Some(c) = &args.csv {
-        eprintln!("CSV files written to {}_*.csv", c.display());
+        crate::say!("CSV files written to {}_*.csv", c.display());
     }
     Ok(0)
 }

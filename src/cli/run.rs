@@ -197,7 +197,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         .transpose()
         .map_err(|p| usage(format!("--start-at: {p}")))?;
     if let (Some(at), Some(out)) = (start_at, &args.out) {
-        eprintln!(
+        crate::say!(
             "shard {} of the plan starts at {}; results in {}",
             plan.shard,
             clock::format(at),
@@ -240,13 +240,13 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
             )
             .map_err(Failure::Usage)?;
             if page {
-                eprintln!(
+                crate::say!(
                     "live page at http://{}{}/",
                     server.addr(),
                     args.web_base_path.as_deref().unwrap_or_default()
                 );
             } else {
-                eprintln!("metrics at http://{}/metrics", server.addr());
+                crate::say!("metrics at http://{}/metrics", server.addr());
             }
             servers.push(server);
         }
@@ -256,7 +256,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         Some(config) => {
             let target = DemoTarget::start(config)
                 .map_err(|e| Failure::NotValid(format!("could not start the demo target: {e}")))?;
-            eprintln!("demo target listening on {}", target.base_url());
+            crate::say!("demo target listening on {}", target.base_url());
             plan.target.port = target.addr().port();
             plan.target.authority = target.addr().to_string();
             if let Some(l) = &live {
@@ -289,7 +289,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         match stopped_by_page {
             Some(l) => tokio::select! {
                 () = interrupted() => {}
-                () = l.stopped() => eprintln!("stop asked for on the live page"),
+                () = l.stopped() => crate::say!("stop asked for on the live page"),
             },
             None => interrupted().await,
         }
@@ -301,7 +301,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
     let summary = match result {
         Ok(s) => s,
         Err(Failure::Unwritten(summary, why)) => {
-            print!("{}", report::terminal::render(&summary));
+            crate::report::terminal::print(&summary);
             let _ = std::io::Write::flush(&mut std::io::stdout());
             return Err(Failure::NotValid(format!(
                 "{why}; the figures above are complete, the files are not"
@@ -309,7 +309,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         }
         Err(e) => return Err(e),
     };
-    print!("{}", report::terminal::render(&summary));
+    crate::report::terminal::print(&summary);
     // What follows goes to standard error: the summary must be out first.
     let _ = std::io::Write::flush(&mut std::io::stdout());
     for (what, path) in [
@@ -319,11 +319,11 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
         ("HTML report", &args.html),
     ] {
         if let Some(p) = path {
-            eprintln!("{what} written to {}", p.display());
+            crate::say!("{what} written to {}", p.display());
         }
     }
     if let Some(p) = &args.csv {
-        eprintln!("CSV files written to {}_*.csv", p.display());
+        crate::say!("CSV files written to {}_*.csv", p.display());
     }
     // With the page, what the run wrote stays there to download until Ctrl-C, as Locust's web
     // UI stays up; --linger bounds it.
@@ -348,7 +348,7 @@ pub(super) fn command(args: RunArgs) -> Result<i32, Failure> {
                 humantime::format_duration(linger)
             )
         };
-        eprintln!(
+        crate::say!(
             "serving the final figures at http://{}{what} {how_long}",
             server.addr()
         );
@@ -559,7 +559,7 @@ async fn interrupted() {
     crate::signals::stop().await;
     tokio::task::spawn_local(async {
         crate::signals::stop().await;
-        eprintln!("second interrupt: exiting at once, without reports");
+        crate::say!("second interrupt: exiting at once, without reports");
         std::process::exit(3);
     });
 }

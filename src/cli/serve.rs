@@ -41,7 +41,7 @@ pub(super) fn command(args: ServeArgs) -> Result<i32, Failure> {
                 args.cert_out.display()
             ))
         })?;
-        eprintln!(
+        crate::say!(
             "TLS: self-signed certificate for localhost and 127.0.0.1 written to {} (trust it with --ca-file, or ca_file in a plan)",
             args.cert_out.display()
         );
@@ -53,7 +53,7 @@ pub(super) fn command(args: ServeArgs) -> Result<i32, Failure> {
     config.tls = tls;
     let target = DemoTarget::start_on(args.addr, config)
         .map_err(|e| Failure::Usage(format!("cannot serve on {}: {e}", args.addr)))?;
-    eprintln!(
+    crate::say!(
         "demo target (plant backend API) listening on {}; Ctrl-C stops it",
         target.base_url()
     );

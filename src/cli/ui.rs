@@ -45,7 +45,7 @@ pub(super) fn command(args: UiArgs) -> Result<i32, Failure> {
     let ui = Ui::new(exe, args.out_root.clone());
     let server =
         Server::start_site(args.addr, "ui", args.web_auth, ui.clone(), None).map_err(usage)?;
-    eprintln!(
+    crate::say!(
         "start page at http://{}/ (runs go to {}); Ctrl-C stops",
         server.addr(),
         args.out_root.display()
@@ -55,7 +55,7 @@ pub(super) fn command(args: UiArgs) -> Result<i32, Failure> {
         .build()
         .map_err(|e| Failure::NotValid(format!("could not start the runtime: {e}")))?;
     rt.block_on(crate::signals::stop());
-    eprintln!("stopping: the run going on, if any, stops and writes its reports");
+    crate::say!("stopping: the run going on, if any, stops and writes its reports");
     ui.stop_all();
     drop(server);
     Ok(0)

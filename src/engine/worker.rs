@@ -178,7 +178,7 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
         Ok(_) if plan.pacing == Pacing::Coarse => None,
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!(
+            crate::say!(
                 "warning: no high-resolution timer ({e}); pacing falls back to tokio's millisecond timer"
             );
             None
@@ -290,7 +290,7 @@ fn follow(
         if let Some(c) = change
             && issued_to[k] >= c.at()
         {
-            eprintln!(
+            crate::say!(
                 "warning: worker {worker} learnt of the change of `{}` at {} s only after issuing arrivals due at {:.3} s at the old rate; they stand as issued",
                 s.name,
                 c.at_s,

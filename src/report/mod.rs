@@ -250,7 +250,7 @@ mod tests {
                     "root could not make device nodes in {:?}",
                     dir.path()
                 );
-                eprintln!("not root: writing to the machine's /dev/null and /dev/full");
+                crate::say!("not root: writing to the machine's /dev/null and /dev/full");
                 ("/dev/null".into(), "/dev/full".into())
             }
         };

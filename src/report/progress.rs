@@ -123,7 +123,7 @@ impl Progress {
         let stage = self.stage(elapsed);
         if !self.tty {
             let name = stage.map_or_else(|| "drain".to_string(), |s| s.1);
-            eprintln!("[{name}] {figures}");
+            crate::say!("[{name}] {figures}");
             return;
         }
         match stage {
@@ -158,7 +158,7 @@ impl Progress {
         if self.bar.is_some() {
             let _ = self.multi.println(message);
         } else {
-            eprintln!("{message}");
+            crate::say!("{message}");
         }
     }
 

@@ -133,6 +133,15 @@ fn shards(w: &mut String, s: &Summary) {
     }
 }
 
+/// print writes the summary to standard output; a reader that has gone (`| head`) is no reason
+/// to lose the exit code the verdict gives.
+pub fn print(s: &Summary) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(render(s).as_bytes());
+    let _ = out.flush();
+}
+
 /// render turns a summary into the text printed at the end of a run.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
