@@ -7,6 +7,7 @@
 #   scripts/compare.sh                       # rates 10000 and 30000, 15 s each
 #   RATES="10000" DURATION=30s scripts/compare.sh
 #   TLS_RATES="" scripts/compare.sh                # without the HTTPS and HTTP/2 rows (default 5000 20000)
+#   TLS_PACINGS="default coarse" scripts/compare.sh # HTTPS and HTTP/2 with coarse pacing too
 #   METRONOME=path/to/metronome scripts/compare.sh   # skip `cargo build --release`
 #   WRK2=/tmp/wrk2src/wrk scripts/compare.sh          # wrk2 built from ../shared/peers/
 #
@@ -24,6 +25,9 @@ cd "$(dirname "$0")/.."
 RATES=${RATES:-"10000 30000"}
 # Rates for HTTPS/1.1, h2c and HTTPS/2 (metronome beside oha); empty to skip them.
 TLS_RATES=${TLS_RATES-"5000 20000"}
+# Pacings metronome's HTTPS and HTTP/2 rows are run with: "default coarse" adds coarse pacing's,
+# which tells the cost of punctual wakes from the cost of the protocol stack.
+TLS_PACINGS=${TLS_PACINGS:-"default"}
 TLS_PORT=18443
 H2C_PORT=18081
 DURATION=${DURATION:-15s}
@@ -377,7 +381,13 @@ for R in $TLS_RATES; do
       h2c) url="http://127.0.0.1:${H2C_PORT}/"; margs=(--http 2); oargs=(--http2) ;;
       https2) url="https://127.0.0.1:${TLS_PORT}/"; margs=(--insecure --http 2); oargs=(--insecure --http2) ;;
     esac
-    metronome_row "metronome-$proto-$R" "metronome ${proto_label[$proto]}" "$R" "$url" "${margs[@]}"
+    for pacing in $TLS_PACINGS; do
+      if [ "$pacing" = default ]; then
+        metronome_row "metronome-$proto-$R" "metronome ${proto_label[$proto]}" "$R" "$url" "${margs[@]}"
+      else
+        metronome_row "metronome-$proto-$R-$pacing" "metronome ${proto_label[$proto]} --pacing $pacing" "$R" "$url" "${margs[@]}" --pacing "$pacing"
+      fi
+    done
     if [ "$have_oha" -eq 1 ]; then
       oha_row "oha-$proto-$R" "oha ${proto_label[$proto]}" "$R" "$url" "${oargs[@]}"
     fi
@@ -451,6 +461,11 @@ if [ "${#protocols[@]}" -gt 0 ] && [ "$have_oha" -eq 1 ]; then
   for R in $TLS_RATES; do
     for proto in "${protocols[@]}"; do
       ratio_row "${proto_label[$proto]} | $R" "metronome-$proto-$R" "oha-$proto-$R"
+      for pacing in $TLS_PACINGS; do
+        if [ "$pacing" != default ]; then
+          ratio_row "${proto_label[$proto]} --pacing $pacing | $R" "metronome-$proto-$R-$pacing" "oha-$proto-$R"
+        fi
+      done
     done
   done
 fi
@@ -459,4 +474,4 @@ if [ "$have_wrk2" -eq 0 ]; then
   echo "wrk2 was not found (WRK2=path, or on PATH; not a Debian package), so it has no row."
 fi
 echo
-echo "Command: RATES=\"$RATES\" TLS_RATES=\"$TLS_RATES\" DURATION=$DURATION scripts/compare.sh"
+echo "Command: RATES=\"$RATES\" TLS_RATES=\"$TLS_RATES\" TLS_PACINGS=\"$TLS_PACINGS\" DURATION=$DURATION scripts/compare.sh"
