@@ -360,14 +360,15 @@ async fn drive(
                 let made = crate::steer::live(&plan, &ask.scenario, ask.rate, start.elapsed(), stopping);
                 let answer = made.map(|(steered, change)| {
                     plan = Arc::new(steered);
+                    // To the workers first: they must have it before it is due, `steer::LEAD`
+                    // from now; they take it before their next arrival.
+                    let _ = steer_tx.send(plan.clone());
                     schedules = plan.schedules();
                     progress.steered(&plan);
                     recorder.steered(&plan);
                     if let Some(live) = &options.live {
                         live.steered(&plan);
                     }
-                    // Workers take it before their next arrival, `steer::LEAD` before it is due.
-                    let _ = steer_tx.send(plan.clone());
                     progress.note(&format!("steered from the live page {}", change.said()));
                     steered_live.push(change.clone());
                     change
