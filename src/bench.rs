@@ -227,21 +227,24 @@ fn peak_rss_mib() -> f64 {
 
 /// run performs the bench, printing each line as it is measured.
 pub fn run(settings: &Settings) -> Result<Report, Failure> {
-    println!(
+    crate::show!(
         "metronome bench · worker threads {:?} · {} pacing · {:.0} s per step",
         settings.threads,
         settings.pacing.name(),
         settings.duration.as_secs_f64()
     );
-    println!("\ntimer floor (how late a bare loop wakes at each rate, no HTTP):");
-    println!(
+    crate::show!("\ntimer floor (how late a bare loop wakes at each rate, no HTTP):");
+    crate::show!(
         "  {:>10}  {:>26}  {:>17}  {:>26}",
-        "rate/s", "sleep p50 / p99 / max", "sleep CPU µs/wake", "spin p50 / p99 / max"
+        "rate/s",
+        "sleep p50 / p99 / max",
+        "sleep CPU µs/wake",
+        "spin p50 / p99 / max"
     );
     let mut floors = Vec::new();
     for rate in [1_000.0, 10_000.0] {
         let f = floor(rate, Duration::from_secs(2));
-        println!(
+        crate::show!(
             "  {:>10.0}  {:>26}  {:>17.1}  {:>26}",
             rate,
             f.sleep.shown(),
@@ -262,18 +265,18 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
         (None, None) => unreachable!("a target is either given or started"),
     };
     let sparse = sparse(settings, &url)?;
-    println!(
+    crate::show!(
         "\nsteps against {url} (a step holds when achieved ≥ {:.1} % of target and dispatch lag p99 ≤ {} ms):",
         HOLD_SHARE * 100.0,
         HOLD_LAG_P99.as_millis()
     );
     let mut curves = Vec::new();
     for &threads in &settings.threads {
-        println!("\n{threads} worker thread(s):");
+        crate::show!("\n{threads} worker thread(s):");
         let (steps, highest) = climb(settings, &url, threads)?;
         match highest {
-            Some(r) => println!("  highest rate held with {threads} thread(s): {r:.0}/s"),
-            None => println!(
+            Some(r) => crate::show!("  highest rate held with {threads} thread(s): {r:.0}/s"),
+            None => crate::show!(
                 "  no step held with {threads} thread(s): even the lowest rate broke the schedule"
             ),
         }
@@ -284,9 +287,9 @@ pub fn run(settings: &Settings) -> Result<Report, Failure> {
         });
     }
     if curves.len() > 1 {
-        println!("\nthroughput over threads (highest rate held):");
+        crate::show!("\nthroughput over threads (highest rate held):");
         for c in &curves {
-            println!(
+            crate::show!(
                 "  {:>3} thread(s): {}",
                 c.threads,
                 c.highest_rate_held
@@ -310,9 +313,14 @@ fn climb(
     url: &str,
     threads: usize,
 ) -> Result<(Vec<Step>, Option<f64>), Failure> {
-    println!(
+    crate::show!(
         "  {:>10} {:>10} {:>24} {:>10} {:>12} {:>10}  held",
-        "target/s", "achieved", "dispatch lag p50/p99/max", "p50", "CPU µs/req", "peak RSS"
+        "target/s",
+        "achieved",
+        "dispatch lag p50/p99/max",
+        "p50",
+        "CPU µs/req",
+        "peak RSS"
     );
     let mut steps = Vec::new();
     let mut highest = None;
@@ -330,7 +338,7 @@ fn climb(
     }
     if let (Some(mut low), Some(mut high)) = (highest, broken) {
         if settings.refine > 0 {
-            println!("  refining between {low:.0}/s (held) and {high:.0}/s (broken):");
+            crate::show!("  refining between {low:.0}/s (held) and {high:.0}/s (broken):");
         }
         for _ in 0..settings.refine {
             let Some(rate) = midpoint(low, high) else {
@@ -378,20 +386,22 @@ fn sparse(settings: &Settings, url: &str) -> Result<Sparse, Failure> {
         },
         engine_cpu_us_per_request: s.engine_cpu_us_per_request,
     };
-    println!(
+    crate::show!(
         "\nsparse arrivals ({SPARSE_RATE:.0}/s, {n} arrivals; a late wake here is the host rescheduling an idle vCPU):"
     );
-    println!(
+    crate::show!(
         "  {:<34} {:>26}  {:>12}",
-        "", "lag p50 / p99 / max", "CPU µs/arrival"
+        "",
+        "lag p50 / p99 / max",
+        "CPU µs/arrival"
     );
-    println!(
+    crate::show!(
         "  {:<34} {:>26}  {:>12.1}",
         "bare loop sleeping to deadlines",
         sparse.bare_loop.shown(),
         sparse.bare_loop_cpu_us_per_wake
     );
-    println!(
+    crate::show!(
         "  {:<34} {:>26}  {:>12.1}",
         format!("engine, {} pacing, dispatch lag", settings.pacing.name()),
         sparse.engine.shown(),
@@ -453,7 +463,7 @@ fn step(
         held,
         refinement,
     };
-    println!(
+    crate::show!(
         "  {:>10.0} {:>10.0} {:>24} {:>10} {:>12.1} {:>8.1}MiB  {}",
         rate,
         step.achieved_rate,

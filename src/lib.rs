@@ -35,6 +35,16 @@ macro_rules! say {
     }};
 }
 
+/// show writes a line to standard output, as `println!` does, but never panics: a reader that
+/// has gone (`metronome check plan.toml | head -1`) does not turn the exit code into a crash.
+#[macro_export]
+macro_rules! show {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 // The unit tests count allocations (engine::handover's test); the binary uses mimalloc.
 #[cfg(test)]
 #[global_allocator]

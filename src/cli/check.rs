@@ -23,8 +23,8 @@ pub(super) fn command(args: CheckArgs) -> i32 {
     for path in &args.plans {
         match plan_file::load(path, &Overrides::default()) {
             Ok(loaded) => {
-                println!("{}: ok", path.display());
-                println!("{}", check::describe(&loaded.plan, loaded.has_target));
+                crate::show!("{}: ok", path.display());
+                crate::show!("{}", check::describe(&loaded.plan, loaded.has_target));
             }
             Err(e) => {
                 crate::say!("{e}");
