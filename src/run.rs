@@ -386,9 +386,7 @@ async fn drive(
     let elapsed = start.elapsed();
     // The last second's arrivals span up to the schedule's end even when the drain ended
     // sooner than that (the last arrival is due just before the end).
-    let schedule_end = (schedules.iter().map(|s| s.duration()))
-        .max()
-        .unwrap_or_default();
+    let schedule_end = plan.schedule_duration();
     let watched = match watching {
         Some(w) => Some(w.finish(PREFLIGHT_TIMEOUT).await),
         None => None,

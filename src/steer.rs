@@ -124,8 +124,8 @@ pub fn apply(plan: &Plan, change: &RateChange) -> Result<Plan, Problem> {
             format!("give arrivals per second from 0 to {}", rate_text(MAX_RATE)),
         ));
     }
-    let earlier = plan.steering.iter().filter(|c| c.scenario == name);
-    if earlier.clone().count() >= MAX_CHANGES {
+    let earlier = plan.steering.iter().filter(|c| c.scenario == name).count();
+    if earlier >= MAX_CHANGES {
         return Err(Problem::new(
             format!("scenario `{name}` has been steered {MAX_CHANGES} times already"),
             "that is the most one run takes; start a new run",
@@ -170,7 +170,7 @@ pub fn apply(plan: &Plan, change: &RateChange) -> Result<Plan, Problem> {
         });
         criteria.push(judged_by.clone());
     }
-    let n = earlier.count() + 1;
+    let n = earlier + 1;
     stages.push(Stage::constant(
         &format!("steer #{n} {}/s", rate_text(change.rate)),
         change.rate,

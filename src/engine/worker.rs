@@ -169,11 +169,8 @@ async fn work(mut setup: Setup) {
 async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     let plan = &setup.plan;
     let mut stop = setup.stop.clone();
-    let schedules: Vec<_> = (plan.scenarios.iter().enumerate())
-        .map(|(k, s)| s.schedule(plan.seed, k as u64))
-        .collect();
     let share = (plan.shard).worker(setup.index as u64, setup.count as u64);
-    let mut shard = Shard::new(schedules, share.index, share.count);
+    let mut shard = Shard::new(plan.schedules(), share.index, share.count);
     let pacer = match Pacer::new(plan.pacing) {
         Ok(_) if plan.pacing == Pacing::Coarse => None,
         Ok(p) => Some(p),
@@ -192,10 +189,7 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     let mut issued_to = vec![Duration::ZERO; plan.scenarios.len()];
     let end = start + plan.schedule_duration();
     loop {
-        if steering
-            .as_ref()
-            .is_some_and(|rx| rx.has_changed().unwrap_or(false))
-        {
+        if changed(&steering) {
             follow(&mut shard, &mut steering, &issued_to, setup.index);
         }
         let next = shard.peek();
@@ -245,10 +239,7 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
         if stop.borrow().is_some() {
             break;
         }
-        if steering
-            .as_ref()
-            .is_some_and(|rx| rx.has_changed().unwrap_or(false))
-        {
+        if changed(&steering) {
             continue;
         }
         shard.next();
@@ -299,6 +290,11 @@ fn follow(
         }
         shard.steer(k, s.schedule(steered.seed, k as u64));
     }
+}
+
+/// changed says whether the plan was steered since this worker last followed it.
+fn changed(steering: &Option<watch::Receiver<Arc<Plan>>>) -> bool {
+    (steering.as_ref()).is_some_and(|rx| rx.has_changed().unwrap_or(false))
 }
 
 /// steered completes when the plan is steered again; never for a run that cannot be.

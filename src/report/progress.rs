@@ -36,11 +36,7 @@ impl Progress {
         Progress {
             enabled: !quiet,
             tty: std::io::stderr().is_terminal(),
-            total: schedules
-                .iter()
-                .map(|s| s.duration())
-                .max()
-                .unwrap_or_default(),
+            total: plan.schedule_duration(),
             schedules,
             shard: plan.shard,
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
