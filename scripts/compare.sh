@@ -2,7 +2,9 @@
 # compare.sh: metronome beside oha, hey (and wrk2 when present) and closed-loop wrk, at the same fixed
 # rates against the same nginx, on this machine. It is how README's comparison table is made; it
 # is not part of the test suite. A "punctual floor" row (scripts/punctual_floor.c, built with cc)
-# shows the least CPU per request any sender that wakes for every arrival pays here.
+# shows the least CPU per request any sender that wakes for every arrival pays here; with coarse
+# pacing, a "batching floor" row (the same loop on coarse pacing's tick) shows the least a sender
+# that wakes once per tick pays, so coarse pacing is judged against it and wrk2 against both.
 #
 #   scripts/compare.sh                       # rates 10000 and 30000, 15 s each
 #   RATES="10000" DURATION=30s scripts/compare.sh
@@ -32,6 +34,8 @@ TLS_PORT=18443
 H2C_PORT=18081
 DURATION=${DURATION:-15s}
 CONNECTIONS=50
+# Coarse pacing's tick (COARSE_TICK in src/engine/pacer.rs): the batching floor wakes on it too.
+COARSE_TICK_US=900
 PORT=18080
 URL="http://127.0.0.1:${PORT}/"
 TARGET_CORE=0
@@ -352,6 +356,20 @@ EOF
     else
       say "the punctual floor sent nothing: no row"
     fi
+    if [[ " ${pacings[*]} " == *" coarse "* ]]; then
+      name="tick-floor-$R"
+      say "batching floor (${COARSE_TICK_US} µs tick) at $R/s for $DURATION"
+      timed "$name" "$tmp/punctual_floor" 127.0.0.1 "$PORT" "$R" "$secs" "$CONNECTIONS" "$COARSE_TICK_US"
+      read -r _ count _ answered _ skipped _ late50 _ late99 <"$tmp/$name.out" || true
+      if [ "${count:-0}" -gt 0 ]; then
+        per=$(us_per_request "$name" "$count")
+        cpu_per_req[$name]=$per
+        p50_of[$name]=""
+        rows+=("batching floor (the same loop, waking every ${COARSE_TICK_US} µs like --pacing coarse)|$R|$(rate_of "$count")|$per||late p50 ${late50} µs, p99 ${late99} µs; ${answered} answered; ${skipped} arrivals found every connection busy; measures no latency")
+      else
+        say "the batching floor sent nothing: no row"
+      fi
+    fi
   fi
 
   if [ "$have_wrk2" -eq 1 ]; then
@@ -454,6 +472,17 @@ for peer in oha hey wrk2 floor; do
     done
   done
 done
+if [ "$have_floor" -eq 1 ] && [[ " ${pacings[*]} " == *" coarse "* ]] && [ -n "${RATES// /}" ]; then
+  echo
+  echo "| batching floor (${COARSE_TICK_US} µs tick) | rate (/s) | CPU per request |"
+  echo "|---|---|---|"
+  for R in $RATES; do
+    ratio_row "metronome --pacing coarse ÷ batching floor | $R" "metronome-coarse-$R" "tick-floor-$R" no
+    if [ "$have_wrk2" -eq 1 ]; then
+      ratio_row "batching floor ÷ wrk2 (the least coarse pacing could cost, over wrk2) | $R" "tick-floor-$R" "wrk2-$R" no
+    fi
+  done
+fi
 if [ "${#protocols[@]}" -gt 0 ] && [ "$have_oha" -eq 1 ]; then
   echo
   echo "| metronome ÷ oha, HTTPS and HTTP/2 | rate (/s) | CPU per request | p50 |"

@@ -7,7 +7,12 @@
 // what waking once per arrival, one write and one read cost here, the floor under any punctual
 // open-model generator on this machine (metronome's default pacing included).
 //
-//   punctual_floor HOST PORT RATE SECONDS CONNECTIONS
+//   punctual_floor HOST PORT RATE SECONDS CONNECTIONS [TICK_US]
+//
+// With TICK_US it is the floor of a batching sender instead (coarse pacing, wrk2's ~1 ms timers):
+// it sleeps to the first tick boundary (every TICK_US from the start) at or after the next
+// arrival, sends every arrival due by then, and reads what has come in once per wake. Every
+// arrival is then late by up to a tick, and each wake-up is shared by the arrivals of a tick.
 //
 // HOST is an IPv4 address. It prints one line: "sent N answered N skipped N late_p50_us X
 // late_p99_us Y", where skipped counts arrivals that found every connection busy and late is
@@ -39,17 +44,18 @@ static int by_value(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: %s HOST PORT RATE SECONDS CONNECTIONS\n", argv[0]);
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: %s HOST PORT RATE SECONDS CONNECTIONS [TICK_US]\n", argv[0]);
     return 2;
   }
   const char *host = argv[1];
   int port = atoi(argv[2]), conns = atoi(argv[5]);
   double rate = atof(argv[3]), secs = atof(argv[4]);
   long n = (long)(rate * secs);
+  int64_t tick = argc == 7 ? (int64_t)(atof(argv[6]) * 1000) : 0;
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
-  if (port <= 0 || conns <= 0 || rate <= 0 || n <= 0 || inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-    fprintf(stderr, "punctual_floor: HOST must be an IPv4 address and PORT, RATE, SECONDS, CONNECTIONS positive\n");
+  if (port <= 0 || conns <= 0 || rate <= 0 || n <= 0 || tick < 0 || inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+    fprintf(stderr, "punctual_floor: HOST must be an IPv4 address, PORT, RATE, SECONDS, CONNECTIONS positive and TICK_US not negative\n");
     return 2;
   }
   int64_t period = (int64_t)(1e9 / rate);
@@ -79,19 +85,28 @@ int main(int argc, char **argv) {
   int64_t start = now_ns() + 10000000;
   for (long i = 0; i < n; i++) {
     int64_t due = start + i * period;
-    struct timespec ts = {.tv_sec = due / 1000000000, .tv_nsec = due % 1000000000};
+    // A tick rounds the wake up to its grid; the arrivals due by then go in the same wake-up.
+    int64_t wake = tick > 0 ? start + (due - start + tick - 1) / tick * tick : due;
+    struct timespec ts = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
     // An arrival already due is sent without a sleep: a late loop catches up in one wake-up.
-    while (now_ns() < due && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    int slept = 0;
+    while (now_ns() < due) {
+      slept = 1;
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
     }
     late[i] = now_ns() - due;
     int c = (int)(i % conns);
     for (int k = 0; k < conns && busy[c]; k++) c = (c + 1) % conns;
-    if (busy[c]) {
+    int starved = busy[c];
+    if (starved) {
       skipped++;
     } else if (send(fd[c], req, len, 0) == len) {
       busy[c] = 1;
       sent++;
     }
+    // Without a tick every arrival reads what came; with one, the first arrival of a wake does,
+    // and one that found every connection busy (so a loop that is behind still reads).
+    if (tick > 0 && !slept && !starved) continue;
     int m = epoll_wait(ep, ready, 64, 0);
     for (int k = 0; k < m; k++) {
       int d = (int)ready[k].data.u32;

@@ -160,9 +160,9 @@ pub enum Pacing {
         help = "Wake 200 µs early and yield until the intended time: a busy core for ~1 µs lag"
     )]
     Precise,
-    /// Sleep on tokio's millisecond timer: arrivals are released in batches, up to about a
-    /// millisecond late (which every latency then includes), for fewer wake-ups per request.
-    #[value(help = "tokio's millisecond timer: arrivals released in batches, up to ~1 ms late")]
+    /// Wake on a 0.9 ms grid: arrivals are released in batches, up to about a millisecond late
+    /// (which every latency then includes), for fewer wake-ups per request.
+    #[value(help = "wake every 0.9 ms: arrivals released in batches, up to ~1 ms late")]
     Coarse,
 }
 

@@ -19,7 +19,7 @@ use super::handover::Handing;
 use super::pacer::Pacer;
 use super::pool::{Dialer, Pool};
 use super::sweep::{DENSE_RATE, Sweep};
-use crate::plan::{Pacing, Plan, Scenario};
+use crate::plan::{Plan, Scenario};
 use crate::record::{ErrorKind, Handover, Layout, Outcome};
 use crate::schedule::{Arrival, Shard};
 
@@ -172,7 +172,6 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
     let share = (plan.shard).worker(setup.index as u64, setup.count as u64);
     let mut shard = Shard::new(plan.schedules(), share.index, share.count);
     let pacer = match Pacer::new(plan.pacing) {
-        Ok(_) if plan.pacing == Pacing::Coarse => None,
         Ok(p) => Some(p),
         Err(e) => {
             crate::say!(

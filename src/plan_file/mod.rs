@@ -10,7 +10,7 @@
 //! name = "load-50"              # optional; default: the file's stem
 //! seed = 1                      # optional, default 1 (non-negative integer)
 //! threads = 4                   # optional, 1..=1024; default: the number of available cores
-//! pacing = "default"            # "precise": spin the last 200 µs; "coarse": millisecond batches
+//! pacing = "default"            # "precise": spin the last 200 µs; "coarse": 0.9 ms batches
 //! user_rate = 0.67              # requests/s per user; required if a stage uses users
 //! arrivals = "uniform"          # or "poisson"; default uniform; a scenario may override
 //!

@@ -344,7 +344,7 @@ pub fn render(s: &Summary) -> String {
     if s.pacing == crate::plan::Pacing::Coarse && s.requests > 0 {
         let _ = writeln!(
             w,
-            "  ! coarse pacing added its dispatch lag to every latency: p50 {}, p99 {} (tokio's millisecond timer releases arrivals in batches); default pacing sends each on time for more CPU",
+            "  ! coarse pacing added its dispatch lag to every latency: p50 {}, p99 {} (it wakes every 0.9 ms and releases the arrivals due in one batch); default pacing sends each on time for more CPU",
             cell(s.dispatch_lag_us.p50),
             cell(s.dispatch_lag_us.p99)
         );
