@@ -238,11 +238,7 @@ mod tests {
 
     #[test]
     fn a_wait_given_up_leaves_no_readiness_that_ends_the_next_one_early() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        on_runtime(async {
             let p = Pacer::new(Pacing::Coarse).unwrap();
             for _ in 0..3 {
                 // Given up before its timer fires (as a stop or a change does), then left to fire
@@ -262,11 +258,7 @@ mod tests {
 
     #[test]
     fn coarse_wakes_fall_on_the_grid_never_before_the_deadline() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        on_runtime(async {
             let p = Pacer::new(Pacing::Coarse).unwrap();
             let tick = COARSE_TICK.as_nanos();
             for us in [0u64, 1, 899, 900, 901, 1799, 12_345, 1_000_000] {
