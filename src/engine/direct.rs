@@ -24,7 +24,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
 use super::exchange::{Body, ReadHints, Reply, Unsent, classify_io, verdict};
-use super::sweep::{Sweep, Token, has_bytes, stamp_receipts};
+use super::sweep::{Hold, Sweep, Token, has_bytes, stamp_receipts};
 use crate::plan::checks::Checks;
 use crate::record::ErrorKind;
 
@@ -174,7 +174,7 @@ impl Conn {
     /// write_rest writes what one write could not, waiting for room by readiness: only large
     /// requests get here.
     async fn write_rest(&self, mut rest: &[u8]) -> io::Result<()> {
-        let waiter = self.register(Interest::WRITABLE)?;
+        let (waiter, _held) = self.register(Interest::WRITABLE)?;
         while !rest.is_empty() {
             let mut guard = waiter.writable().await?;
             match guard.try_io(|_| (&self.socket).write(rest)) {
@@ -195,7 +195,7 @@ impl Conn {
             sweep.wait(token).await;
             return Ok(());
         }
-        let waiter = self.register(Interest::READABLE)?;
+        let (waiter, _held) = self.register(Interest::READABLE)?;
         let _ready = waiter.readable().await?;
         Ok(())
     }
@@ -208,13 +208,15 @@ impl Conn {
     }
 
     /// register has the runtime watch the socket for `interest`, until what it returns is
-    /// dropped.
-    fn register(&self, interest: Interest) -> io::Result<AsyncFd<Socket<'_>>> {
+    /// dropped; meanwhile the sweep, if any, counts the wait (see `Sweep::hold`).
+    fn register(&self, interest: Interest) -> io::Result<(AsyncFd<Socket<'_>>, Option<Hold<'_>>)> {
         // SAFETY: the descriptor is the connection's own and stays open while the returned
         // watcher lives (it borrows `self`); the watcher deregisters it, without closing it,
         // when dropped.
-        unsafe { AsyncFd::register_with_interest(Socket(self.socket.as_fd()), interest) }
-            .map_err(|e| e.into_parts().1)
+        let waiter =
+            unsafe { AsyncFd::register_with_interest(Socket(self.socket.as_fd()), interest) }
+                .map_err(|e| e.into_parts().1)?;
+        Ok((waiter, self.swept.as_ref().map(|(s, _)| s.hold())))
     }
 
     /// reordered says whether segments reached this connection out of order since it last

@@ -4,6 +4,9 @@
 //! generator's own lateness to every latency. The pacer instead arms a Linux `timerfd` (a
 //! high-resolution timer, with the thread's timer slack cut to 1 ns) and waits for it through
 //! the runtime's own event loop, so the worker sleeps without spinning and still answers I/O.
+//! When nothing waits on that event loop (cleartext HTTP/1.1, whose responses the worker's sweep
+//! reads on the pacer's wakes), a wait of up to `BLOCK_MAX` blocks the thread instead: one
+//! system call where the event loop takes three.
 //! In precise mode it wakes a little early and yields until the intended time, trading CPU for
 //! the last microseconds. Default pacing arms the timer early by about how late this machine's
 //! timer usually wakes (learned as it runs, see `WakeLatency`), so most arrivals leave near
@@ -102,6 +105,31 @@ impl WakeLatency {
     }
 }
 
+/// BLOCK_MAX is the longest wait the pacer may sleep by blocking the thread (see
+/// `Pacer::sleep_until`): one system call (`clock_nanosleep`) where a wait through the runtime
+/// takes three (arming the timerfd, the event loop's wait, reading the timer) and the runtime's
+/// machinery around them. Meanwhile the runtime's own timers and cross-thread wake-ups (the
+/// per-second handover, request timeouts, a stop or a steering change) wait, so it is kept
+/// short: the runtime looks at them again on the yield before the next wait.
+pub const BLOCK_MAX: Duration = Duration::from_millis(1);
+
+/// timespec is `d` as a relative timespec, at least a nanosecond (a zero one disarms a timerfd).
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: (d.subsec_nanos().max(u32::from(d.as_secs() == 0))) as libc::c_long,
+    }
+}
+
+/// block sleeps the calling thread for `d` on CLOCK_MONOTONIC, with the thread's timer slack
+/// (cut to 1 ns by `Pacer::new`). A signal ends it early; callers never act before their
+/// deadline on its word alone.
+fn block(d: Duration) {
+    let spec = timespec(d);
+    // SAFETY: a relative sleep on a valid timespec; no remainder is asked for.
+    unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &spec, std::ptr::null_mut()) };
+}
+
 /// Pacer owns one worker thread's timer.
 pub struct Pacer {
     timer: AsyncFd<OwnedFd>,
@@ -149,12 +177,14 @@ impl Pacer {
     }
 
     /// sleep_until returns at `deadline` or (rarely, by a few microseconds) after it; never
-    /// before it.
-    pub async fn sleep_until(&self, deadline: Instant) -> io::Result<()> {
+    /// before it. With `may_block` a wait of at most `BLOCK_MAX` blocks the thread instead of
+    /// going through the runtime: the caller says so only when nothing waits on the runtime's
+    /// event loop that should be answered sooner (see `Sweep::lets_pacer_block`).
+    pub async fn sleep_until(&self, deadline: Instant, may_block: bool) -> io::Result<()> {
         let now = Instant::now();
         let dense = deadline <= now + SPARSE;
         if self.mode == Pacing::Default && !dense {
-            return self.approach(now, deadline).await;
+            return self.approach(now, deadline, may_block).await;
         }
         let wake = match self.mode {
             Pacing::Default => deadline
@@ -165,7 +195,7 @@ impl Pacer {
         };
         let learns = dense && self.mode == Pacing::Default;
         if wake > now {
-            self.sleep_for(wake - now).await?;
+            self.sleep_for(wake - now, may_block).await?;
             if learns {
                 self.latency
                     .saw(Instant::now().saturating_duration_since(wake));
@@ -183,28 +213,28 @@ impl Pacer {
 
     /// approach waits for a sparse arrival under default pacing: a sleep until its approach
     /// (`SPARSE_EARLY` … `SPARSE_APPROACH` before the deadline), then yields until it.
-    async fn approach(&self, now: Instant, deadline: Instant) -> io::Result<()> {
+    async fn approach(&self, now: Instant, deadline: Instant, may_block: bool) -> io::Result<()> {
         let early = (deadline - now)
             .mul_f64(SPARSE_APPROACH_SHARE)
             .clamp(SPARSE_EARLY, SPARSE_APPROACH);
-        self.sleep_for(deadline - early - now).await?;
+        self.sleep_for(deadline - early - now, may_block).await?;
         while Instant::now() < deadline {
             tokio::task::yield_now().await;
         }
         Ok(())
     }
 
-    async fn sleep_for(&self, d: Duration) -> io::Result<()> {
+    async fn sleep_for(&self, d: Duration, may_block: bool) -> io::Result<()> {
+        if may_block && d <= BLOCK_MAX {
+            block(d);
+            return Ok(());
+        }
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
-            it_value: libc::timespec {
-                tv_sec: d.as_secs() as libc::time_t,
-                // A zero it_value disarms the timer: wait at least a nanosecond.
-                tv_nsec: (d.subsec_nanos().max(u32::from(d.as_secs() == 0))) as libc::c_long,
-            },
+            it_value: timespec(d),
         };
         let fd = self.timer.get_ref().as_raw_fd();
         // SAFETY: fd is our timerfd; spec is a valid itimerspec; no old value is asked for.
@@ -244,11 +274,12 @@ mod tests {
                 // Given up before its timer fires (as a stop or a change does), then left to fire
                 // while the runtime polls its events.
                 let given_up =
-                    tokio::time::timeout(Duration::from_micros(200), p.sleep_for(ms(2))).await;
+                    tokio::time::timeout(Duration::from_micros(200), p.sleep_for(ms(2), false))
+                        .await;
                 assert!(given_up.is_err());
                 tokio::time::sleep(ms(5)).await;
                 let from = Instant::now();
-                p.sleep_for(ms(20)).await.unwrap();
+                p.sleep_for(ms(20), false).await.unwrap();
                 // A timerfd never fires before its time on the clock Instant reads.
                 let slept = from.elapsed();
                 assert!(slept >= ms(20), "the wait ended after {slept:?}");
@@ -272,7 +303,7 @@ mod tests {
             assert_eq!(p.tick_after(p.origin), p.origin);
             // A wait ends at its tick, not before the deadline.
             let deadline = Instant::now() + Duration::from_micros(300);
-            p.sleep_until(deadline).await.unwrap();
+            p.sleep_until(deadline, false).await.unwrap();
             assert!(Instant::now() >= p.tick_after(deadline));
         });
     }
@@ -326,7 +357,7 @@ mod tests {
             let mut deadline = Instant::now();
             for _ in 0..20_000 {
                 deadline += Duration::from_micros(30);
-                pacer.sleep_until(deadline).await.unwrap();
+                pacer.sleep_until(deadline, false).await.unwrap();
             }
             // Waits are at most 30 µs, so an estimate that follows them ends under that (plus
             // one step up), whatever this machine's own wake-up latency.
@@ -337,12 +368,21 @@ mod tests {
 
     #[test]
     fn it_never_wakes_early_and_is_finer_than_a_millisecond() {
+        never_early_and_finer_than_a_millisecond(false);
+    }
+
+    #[test]
+    fn blocking_the_thread_it_never_wakes_early_and_is_finer_than_a_millisecond() {
+        never_early_and_finer_than_a_millisecond(true);
+    }
+
+    fn never_early_and_finer_than_a_millisecond(may_block: bool) {
         on_runtime(async {
             let pacer = Pacer::new(Pacing::Default).unwrap();
             let mut lateness = Vec::new();
             for _ in 0..200 {
                 let deadline = Instant::now() + Duration::from_micros(300);
-                pacer.sleep_until(deadline).await.unwrap();
+                pacer.sleep_until(deadline, may_block).await.unwrap();
                 let now = Instant::now();
                 assert!(now >= deadline);
                 lateness.push(now - deadline);
@@ -368,7 +408,7 @@ mod tests {
             let mut deadline = Instant::now();
             for _ in 0..20 {
                 deadline += Duration::from_millis(10);
-                pacer.sleep_until(deadline).await.unwrap();
+                pacer.sleep_until(deadline, false).await.unwrap();
                 assert!(Instant::now() >= deadline);
             }
         });

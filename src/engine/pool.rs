@@ -28,7 +28,7 @@ use tokio_rustls::TlsConnector;
 
 use super::direct::Conn;
 use super::exchange::classify_connect;
-use super::sweep::Sweep;
+use super::sweep::{Hold, Sweep};
 use super::tls;
 use crate::plan::{HttpVersion, Transport};
 use crate::record::ErrorKind;
@@ -322,9 +322,18 @@ impl Pool {
     /// on_sweep puts a new connection on the pool's sweep, if it has one; a connection that
     /// cannot be put there waits for its responses by readiness.
     fn on_sweep(&self, sender: &mut Sender) {
-        if let (Some(sweep), Sender::Direct(conn)) = (&self.sweep, sender) {
-            let _ = conn.sweep_on(sweep);
+        if let (Some(sweep), Sender::Direct(conn)) = (&self.sweep, sender)
+            && conn.sweep_on(sweep).is_err()
+        {
+            // Its reads wait on the runtime's event loop unseen by the sweep: from now on the
+            // pacer never blocks the thread (see `Sweep::hold`).
+            std::mem::forget(sweep.hold());
         }
+    }
+
+    /// hold counts a wait on the runtime's event loop on the pool's sweep, if it has one.
+    fn hold(&self) -> Option<Hold<'_>> {
+        self.sweep.as_ref().map(|s| s.hold())
     }
 
     /// capacity is how many slots the pool has: one per connection, or, once the target is
@@ -388,6 +397,7 @@ impl Pool {
                 // Closed by the target while idle: drop it and look again.
             }
         }
+        let _held = self.hold();
         self.limiter.until_ready().await;
         lease
     }
@@ -398,7 +408,10 @@ impl Pool {
         if h2 {
             self.h2_opening.set(self.h2_opening.get() + 1);
         }
-        let opened = self.dialer.open().await;
+        let opened = {
+            let _held = self.hold();
+            self.dialer.open().await
+        };
         if h2 {
             self.h2_opening.set(self.h2_opening.get() - 1);
         }

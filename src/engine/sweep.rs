@@ -59,6 +59,17 @@ pub struct Sweep {
     waiting: Cell<usize>,
     /// When the pacer wakes next, or None once it has stopped.
     next: Cell<Option<Instant>>,
+    /// Waits on the runtime's own event loop begun and not yet ended (see `hold`).
+    held: Cell<usize>,
+}
+
+/// Hold counts one wait on the runtime's event loop for as long as it lives (see `Sweep::hold`).
+pub struct Hold<'a>(&'a Sweep);
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        self.0.held.set(self.0.held.get() - 1);
+    }
 }
 
 #[derive(Default)]
@@ -94,6 +105,7 @@ impl Sweep {
             free: RefCell::new(Vec::new()),
             waiting: Cell::new(0),
             next: Cell::new(None),
+            held: Cell::new(0),
         })
     }
 
@@ -175,6 +187,21 @@ impl Sweep {
                 .next
                 .get()
                 .is_some_and(|t| t.saturating_duration_since(Instant::now()) <= DEFER_MAX)
+    }
+
+    /// hold counts a wait on the runtime's own event loop (a connect, a read or write by
+    /// readiness) until the guard it returns is dropped. While one is counted the pacer must
+    /// sleep through that event loop, so the wait ends when its socket is ready.
+    pub fn hold(&self) -> Hold<'_> {
+        self.held.set(self.held.get() + 1);
+        Hold(self)
+    }
+
+    /// lets_pacer_block says whether the pacer may sleep by blocking the thread (see
+    /// `Pacer::sleep_until`): the sweep defers, so every response waiting is read on the
+    /// pacer's wakes, and nothing waits on the runtime's event loop.
+    pub fn lets_pacer_block(&self) -> bool {
+        self.defers && self.held.get() == 0
     }
 
     /// defers says whether reads wait for the pacer's wakes, timed by the kernel's stamps.
@@ -417,6 +444,21 @@ mod tests {
             token,
             "tokens are reused"
         );
+    }
+
+    #[test]
+    fn the_pacer_may_block_only_while_nothing_waits_on_the_runtime() {
+        let sweep = Sweep::new(true).unwrap();
+        assert!(sweep.lets_pacer_block());
+        let connect = sweep.hold();
+        let read = sweep.hold();
+        assert!(!sweep.lets_pacer_block());
+        drop(connect);
+        assert!(!sweep.lets_pacer_block(), "one wait is still held");
+        drop(read);
+        assert!(sweep.lets_pacer_block());
+        // A sweep that does not defer is itself watched through the runtime.
+        assert!(!Sweep::new(false).unwrap().lets_pacer_block());
     }
 
     #[test]

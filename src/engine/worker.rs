@@ -19,7 +19,7 @@ use super::handover::Handing;
 use super::pacer::Pacer;
 use super::pool::{Dialer, Pool};
 use super::sweep::{DENSE_RATE, Sweep};
-use crate::plan::{Plan, Scenario};
+use crate::plan::{HttpVersion, Plan, Scenario};
 use crate::record::{ErrorKind, Handover, Layout, Outcome};
 use crate::schedule::{Arrival, Shard};
 
@@ -181,6 +181,10 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
         }
     };
     let sweep = shared.sweep.as_deref();
+    // Only cleartext HTTP/1.1 keeps every connection off the runtime's event loop, on the
+    // sweep, so the pacer may block the thread between arrivals (see `Sweep::lets_pacer_block`).
+    let transport = &plan.target.transport;
+    let direct = !transport.tls && transport.http != HttpVersion::Http2;
     let mut due_in_a_row = 0u32;
     let mut listing = setup.listing.as_ref().map(|_| Vec::new());
     let mut steering = setup.steering.clone();
@@ -219,7 +223,7 @@ async fn pace(setup: &Setup, shared: &Rc<WorkerState>, start: Instant) {
                     follow(&mut shard, &mut steering, &issued_to, setup.index);
                     continue;
                 }
-                _ = wait_until(pacer.as_ref(), wake) => {}
+                _ = wait_until(pacer.as_ref(), wake, direct && sweep.is_some_and(Sweep::lets_pacer_block)) => {}
             }
         } else {
             // Behind schedule: release what is due, but let issued requests run now and then.
@@ -325,11 +329,12 @@ fn list(shared: &WorkerState, plan: &Plan, scenario: usize, a: &Arrival) -> Stri
     )
 }
 
-/// wait_until sleeps until `deadline` on the pacer, or on tokio's timer without one.
-async fn wait_until(pacer: Option<&Pacer>, deadline: Instant) {
+/// wait_until sleeps until `deadline` on the pacer (blocking the thread if `may_block`, see
+/// `Pacer::sleep_until`), or on tokio's timer without one.
+async fn wait_until(pacer: Option<&Pacer>, deadline: Instant, may_block: bool) {
     match pacer {
         Some(p) => {
-            if p.sleep_until(deadline).await.is_ok() {
+            if p.sleep_until(deadline, may_block).await.is_ok() {
                 return;
             }
             tokio::time::sleep_until(deadline.into()).await
